@@ -1,0 +1,75 @@
+/**
+ * Splitting a subcommand's argv, as a pure function, before meow parses the options.
+ *
+ * meow would read `exec ls -la` as the option `-la`, and `--cache-dir --json` as a cache
+ * directory named `--json`. This splitter knows which options take a value, stops at the
+ * first operand when the command is a program to run, refuses unknown options, and refuses a
+ * value that looks like an option (write `--opt=-value` to mean it).
+ */
+import {JailError} from './errors.js';
+
+export interface OptionSpec {
+  /** Long name in kebab case, without dashes. */
+  name: string;
+  takesValue: boolean;
+  short?: string;
+  /** Values are arguments for another program and may start with a dash. */
+  passThrough?: boolean;
+}
+
+export interface SplitArgv {
+  options: string[];
+  operands: string[];
+}
+
+export const splitArgv = (
+  argv: readonly string[],
+  specs: readonly OptionSpec[],
+  stopAtFirstOperand: boolean,
+): SplitArgv => {
+  const byLong = new Map(specs.map(spec => [spec.name, spec]));
+  const byShort = new Map(specs.filter(spec => spec.short).map(spec => [spec.short!, spec]));
+  const options: string[] = [];
+  const operands: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') {
+      operands.push(...argv.slice(index + 1));
+      break;
+    }
+    if (arg === '-' || !arg.startsWith('-')) {
+      operands.push(arg);
+      if (stopAtFirstOperand) {
+        operands.push(...argv.slice(index + 1));
+        break;
+      }
+      continue;
+    }
+    const long = arg.startsWith('--');
+    const [flag, inline] = long ? splitOnce(arg.slice(2)) : [arg.slice(1), undefined];
+    const spec = long ? byLong.get(flag.startsWith('no-') && !byLong.has(flag) ? flag.slice(3) : flag) : byShort.get(flag);
+    if (spec === undefined) throw new JailError('usage', `unknown option ${arg} (see --help)`);
+    if (!spec.takesValue) {
+      if (inline !== undefined) throw new JailError('usage', `option --${spec.name} takes no value`);
+      options.push(arg);
+      continue;
+    }
+    if (inline !== undefined) {
+      options.push(`--${spec.name}=${inline}`);
+      continue;
+    }
+    const value = argv[index + 1];
+    if (value === undefined) throw new JailError('usage', `option ${arg} needs a value`);
+    if (value.startsWith('-') && value !== '-' && !spec.passThrough) {
+      throw new JailError('usage', `option ${arg} needs a value, got ${JSON.stringify(value)} (write ${arg}=${value} if you mean it)`);
+    }
+    options.push(`--${spec.name}=${value}`);
+    index++;
+  }
+  return {options, operands};
+};
+
+const splitOnce = (text: string): [string, string | undefined] => {
+  const at = text.indexOf('=');
+  return at === -1 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+};

@@ -1,0 +1,37 @@
+import {computeClosure, type Closure, type ClosureRequest} from '../closure/index.js';
+import {ensureWhiteoutMask, type Mask} from '../mask/build.js';
+import {MaskCache, defaultCacheDir} from '../mask/cache.js';
+
+export interface MaskOptions {
+  cacheDir?: string | undefined;
+  execOnly: boolean;
+  /** Progress during long scans: (entries looked at, entries in the store). */
+  onProgress?: ((done: number, total: number | undefined) => void) | undefined;
+}
+
+export interface BuildResult {
+  closure: Closure;
+  mask: Mask;
+  cacheDir: string;
+}
+
+/** Get the mask for a closure that is already known. */
+export const maskForClosure = async (closure: Closure, options: MaskOptions): Promise<{mask: Mask; cacheDir: string}> => {
+  const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
+  const mask = await ensureWhiteoutMask(cache, {
+    storeDir: closure.storeDir,
+    closure: closure.entries,
+    execOnly: options.execOnly,
+    ...(options.onProgress ? {onProgress: options.onProgress} : {}),
+    // With a progress bar the store is listed up front, so the bar knows its total.
+    countEntries: options.onProgress !== undefined,
+  });
+  return {mask, cacheDir: cache.dir};
+};
+
+/** `build`: compute the closure and get its mask. */
+export const buildCommand = async (request: ClosureRequest & MaskOptions): Promise<BuildResult> => {
+  const closure = await computeClosure(request);
+  const {mask, cacheDir} = await maskForClosure(closure, request);
+  return {closure, mask, cacheDir};
+};

@@ -1,0 +1,265 @@
+/**
+ * Getting a ready-to-mount whiteout mask: reuse it when the store has not changed, bring it up
+ * to date by adding whiteouts when it has, or build it from scratch.
+ *
+ * A new mask is built in CACHE/tmp and published with one rename(), so a crash or a second
+ * process never sees half a mask. A published mask may be mounted by a running jail, so it is
+ * only ever added to: a refresh links whiteouts for new store entries and never removes one.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {JailError, isErrno, reason} from '../errors.js';
+import type {StoreEntryName} from '../store.js';
+import {
+  CACHE_FORMAT,
+  type MaskCache,
+  type MaskState,
+  type StoreState,
+  maskKey,
+  maskLayout,
+  readMaskState,
+  sameStoreState,
+  storeStateOf,
+  writeFileAtomic,
+} from './cache.js';
+import {acquireLock} from './lock.js';
+import {planEntry} from './plan.js';
+import {assertOwned} from './safety.js';
+import {WhiteoutWriter, listDirectory} from './whiteout.js';
+
+/** How close to "now" a store change must be for its mtime to prove nothing (coarse clocks). */
+const RACY_WINDOW_NS = 2_000_000_000n;
+
+export interface MaskRequest {
+  storeDir: string;
+  closure: ReadonlySet<StoreEntryName>;
+  execOnly: boolean;
+  /** Called now and then during long scans with the number of entries looked at so far. */
+  onProgress?: (done: number, total: number | undefined) => void;
+  /** List the store up front so that progress has a total (costs memory on huge stores). */
+  countEntries?: boolean;
+}
+
+export type MaskStatus = 'cached' | 'refreshed' | 'built';
+
+export interface Mask {
+  key: string;
+  dir: string;
+  /** The directory to stack above the store: `lowerdir=LAYER:STORE`. */
+  layer: string;
+  /** An empty directory to mount the overlay on, inside a private mount namespace. */
+  mountPoint: string;
+  status: MaskStatus;
+  state: MaskState;
+  /** Whiteouts added by this call. */
+  added: number;
+}
+
+const statStore = (storeDir: string): fs.BigIntStats => {
+  try {
+    return fs.statSync(storeDir, {bigint: true});
+  } catch (error) {
+    throw new JailError('bad-store', `cannot stat store directory ${storeDir}: ${reason(error)}`);
+  }
+};
+
+const listStore = (storeDir: string): string[] => {
+  try {
+    return fs.readdirSync(storeDir);
+  } catch (error) {
+    throw new JailError('bad-store', `cannot list ${storeDir}: ${reason(error)}`);
+  }
+};
+
+const isRacy = (store: fs.BigIntStats): boolean => {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return store.mtimeNs + RACY_WINDOW_NS >= now;
+};
+
+const isFresh = (state: MaskState, store: fs.BigIntStats): boolean =>
+  !state.racy && sameStoreState(state.store, storeStateOf(store));
+
+/** Check a published mask before trusting it: its directories must be the caller's own. */
+const assertMaskOwned = (cache: MaskCache, maskDir: string): void => {
+  const layout = maskLayout(maskDir);
+  assertOwned(layout.dir, cache.uid, 'mask');
+  assertOwned(layout.layer, cache.uid, 'mask');
+  assertOwned(layout.state, cache.uid, 'mask state');
+};
+
+/**
+ * Scan the store once and white out what is not in the closure and not hidden yet. The store
+ * is stat()ed before the scan: its state is what the mask is then known to cover. When the
+ * store changed during the scan, scan again so the mask covers at least that state.
+ */
+const scanInto = (
+  request: MaskRequest,
+  writer: WhiteoutWriter,
+  hidden: ReadonlySet<StoreEntryName>,
+): {before: fs.BigIntStats; seen: Set<StoreEntryName>} => {
+  for (let round = 0; ; round++) {
+    const before = statStore(request.storeDir);
+    const seen = new Set<StoreEntryName>();
+    // The listing is taken after the stat, so anything it misses changed the mtime after it.
+    const listing = request.countEntries ? listStore(request.storeDir) : listDirectory(request.storeDir);
+    const total = Array.isArray(listing) ? listing.length : undefined;
+    let done = 0;
+    for (const name of listing) {
+      const plan = planEntry(name, request.closure, hidden);
+      if (plan === 'show') seen.add(name);
+      else if (plan === 'hide') writer.add(name); // a name linked in an earlier round answers EEXIST
+      if ((++done & 0xfff) === 0) request.onProgress?.(done, total);
+    }
+    request.onProgress?.(done, total);
+    const after = statStore(request.storeDir);
+    if (after.mtimeNs === before.mtimeNs || round >= 3) return {before, seen};
+  }
+};
+
+const assertClosurePresent = (request: MaskRequest, seen: Set<StoreEntryName>): void => {
+  for (const name of request.closure) {
+    if (!seen.has(name)) {
+      throw new JailError('no-such-entry', `store entry does not exist: ${path.join(request.storeDir, name)}`);
+    }
+  }
+};
+
+const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: number, previous?: MaskState): MaskState => {
+  const now = new Date().toISOString();
+  return {
+    format: CACHE_FORMAT,
+    mode: 'whiteout',
+    storeDir: request.storeDir,
+    execOnly: request.execOnly,
+    closureSize: request.closure.size,
+    whiteouts,
+    store: storeStateOf(before),
+    racy: isRacy(before),
+    builtAt: previous?.builtAt ?? now,
+    refreshedAt: now,
+  };
+};
+
+const buildCold = (cache: MaskCache, key: string, request: MaskRequest): {state: MaskState; added: number} => {
+  const staging = path.join(cache.tmpDir(), `${key}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`);
+  const layout = maskLayout(staging);
+  try {
+    fs.mkdirSync(staging, {mode: 0o700});
+    fs.mkdirSync(layout.layer, {mode: 0o755});
+    fs.mkdirSync(layout.merged, {mode: 0o700});
+    const writer = new WhiteoutWriter(layout.layer, layout.templates);
+    const {before, seen} = scanInto(request, writer, new Set());
+    assertClosurePresent(request, seen);
+    // Execute-only root: the jail can still resolve closure paths but cannot list the store.
+    if (request.execOnly) fs.chmodSync(layout.layer, 0o111);
+    const state = newState(request, before, writer.count);
+    writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
+    try {
+      fs.renameSync(staging, cache.maskDir(key));
+    } catch (error) {
+      // Only possible after a stale lock was taken over: the other build won, use it.
+      if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
+      removeTree(staging);
+    }
+    return {state, added: writer.count};
+  } catch (error) {
+    removeTree(staging);
+    if (error instanceof JailError) throw error;
+    throw new JailError('cache', `cannot build mask in ${staging}: ${reason(error)}`);
+  }
+};
+
+/**
+ * The names a mask already hides. An execute-only root cannot be listed by a caller who is
+ * not root; then every candidate is linked and the existing ones answer EEXIST.
+ */
+const hiddenNames = (layer: string): Set<StoreEntryName> => {
+  try {
+    return new Set(fs.readdirSync(layer));
+  } catch (error) {
+    if (isErrno(error, 'EACCES')) return new Set();
+    throw new JailError('cache', `cannot list mask ${layer}: ${reason(error)}`);
+  }
+};
+
+const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {state: MaskState; added: number} => {
+  const layout = maskLayout(maskDir);
+  const writer = new WhiteoutWriter(layout.layer, layout.templates);
+  const {before, seen} = scanInto(request, writer, hiddenNames(layout.layer));
+  assertClosurePresent(request, seen);
+  const state = newState(request, before, previous.whiteouts + writer.count, previous);
+  writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
+  return {state, added: writer.count};
+};
+
+/** Remove staging directories left by builds that died (called with the key's lock held). */
+const removeAbandoned = (cache: MaskCache, key: string): void => {
+  for (const name of fs.readdirSync(cache.tmpDir())) {
+    if (name.startsWith(`${key}.`)) removeTree(path.join(cache.tmpDir(), name));
+  }
+};
+
+export const removeTree = (target: string): void => {
+  // An execute-only layer cannot be listed, so give its directories back their read bit first.
+  try {
+    for (const sub of ['layer']) {
+      const dir = path.join(target, sub);
+      if (fs.existsSync(dir)) fs.chmodSync(dir, 0o700);
+    }
+  } catch {
+    // Removal below reports what matters.
+  }
+  fs.rmSync(target, {recursive: true, force: true});
+};
+
+export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest): Promise<Mask> => {
+  const store = statStore(request.storeDir);
+  const key = maskKey({
+    mode: 'whiteout',
+    storeDir: request.storeDir,
+    storeDev: Number(store.dev),
+    storeIno: Number(store.ino),
+    execOnly: request.execOnly,
+    closure: request.closure,
+  });
+  const maskDir = cache.maskDir(key);
+  const layout = maskLayout(maskDir);
+  const result = (status: MaskStatus, state: MaskState, added: number): Mask => ({
+    key,
+    dir: maskDir,
+    layer: layout.layer,
+    mountPoint: layout.merged,
+    status,
+    state,
+    added,
+  });
+
+  const cached = readMaskState(layout.state);
+  if (cached && isFresh(cached, store)) {
+    assertMaskOwned(cache, maskDir);
+    return result('cached', cached, 0);
+  }
+
+  const lock = await acquireLock(cache.lockFile(key));
+  try {
+    removeAbandoned(cache, key);
+    const current = readMaskState(layout.state);
+    if (current) {
+      assertMaskOwned(cache, maskDir);
+      if (isFresh(current, statStore(request.storeDir))) return result('cached', current, 0);
+      const {state, added} = refresh(maskDir, current, request);
+      return result('refreshed', state, added);
+    }
+    if (fs.existsSync(maskDir)) {
+      // A mask directory without a readable state was not published by this tool.
+      throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
+    }
+    const {state, added} = buildCold(cache, key, request);
+    return result('built', state, added);
+  } finally {
+    lock.release();
+  }
+};
+
+export type {StoreState};

@@ -1,0 +1,167 @@
+/**
+ * The mask cache: where masks live, how they are keyed, and the state each one records.
+ *
+ *   CACHE/CACHEDIR.TAG          marks a directory this tool made (gc refuses any other)
+ *   CACHE/masks/KEY/layer       the mask itself: the directory given as an overlay lower layer
+ *   CACHE/masks/KEY/templates   whiteout templates the layer's entries are hard links of
+ *   CACHE/masks/KEY/merged      an empty mount point for the overlay in a private namespace
+ *   CACHE/masks/KEY/state.json  the store state the layer was last brought up to date with
+ *   CACHE/tmp/                  masks being built, renamed into masks/ when complete
+ *   CACHE/locks/KEY.lock        one build or refresh of KEY at a time
+ *   CACHE/closures/NAME.json    closures of store entries (immutable, so cached for good)
+ */
+import {createHash} from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {JailError, reason} from '../errors.js';
+import {assertOwned, assertSafeAncestors} from './safety.js';
+
+export const CACHE_FORMAT = 1;
+const TAG_FILE = 'CACHEDIR.TAG';
+const TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a cache of nix-overlay-jail masks.\n';
+
+export type MaskMode = 'whiteout' | 'allowlist';
+
+export interface MaskSpec {
+  mode: MaskMode;
+  storeDir: string;
+  storeDev: number;
+  storeIno: number;
+  execOnly: boolean;
+  closure: ReadonlySet<string>;
+}
+
+export interface StoreState {
+  dev: number;
+  ino: number;
+  mtimeNs: string;
+}
+
+export interface MaskState {
+  format: number;
+  mode: MaskMode;
+  storeDir: string;
+  execOnly: boolean;
+  closureSize: number;
+  whiteouts: number;
+  store: StoreState;
+  /** The store changed too close to the scan for its mtime to prove nothing came after. */
+  racy: boolean;
+  builtAt: string;
+  refreshedAt: string;
+}
+
+export const defaultCacheDir = (env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string => {
+  if (uid === 0) return '/var/cache/nix-overlay-jail';
+  const base = env['XDG_CACHE_HOME'] && path.isAbsolute(env['XDG_CACHE_HOME']) ? env['XDG_CACHE_HOME'] : path.join(os.homedir(), '.cache');
+  return path.join(base, 'nix-overlay-jail');
+};
+
+/** The key of a mask: everything that changes what it holds, and nothing else. */
+export const maskKey = (spec: MaskSpec): string => {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({
+    format: CACHE_FORMAT,
+    mode: spec.mode,
+    store: spec.storeDir,
+    dev: spec.storeDev,
+    ino: spec.storeIno,
+    execOnly: spec.execOnly,
+  }));
+  for (const name of [...spec.closure].sort()) hash.update(`\0${name}`);
+  return hash.digest('hex').slice(0, 32);
+};
+
+export const storeStateOf = (stats: fs.BigIntStats): StoreState => ({
+  dev: Number(stats.dev),
+  ino: Number(stats.ino),
+  mtimeNs: stats.mtimeNs.toString(),
+});
+
+export const sameStoreState = (a: StoreState, b: StoreState): boolean =>
+  a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs;
+
+export class MaskCache {
+  readonly uid: number;
+
+  private constructor(readonly dir: string, uid: number) {
+    this.uid = uid;
+  }
+
+  /** Open (creating when needed) a cache directory, refusing one that others could tamper with. */
+  static open(dir: string, uid = process.getuid?.() ?? 0): MaskCache {
+    const absolute = path.resolve(dir);
+    try {
+      fs.mkdirSync(absolute, {recursive: true, mode: 0o700});
+    } catch (error) {
+      throw new JailError('cache', `cannot create cache directory ${absolute}: ${reason(error)}`);
+    }
+    assertSafeAncestors(absolute, uid);
+    assertOwned(absolute, uid, 'cache directory');
+    const cache = new MaskCache(absolute, uid);
+    try {
+      if (!fs.existsSync(path.join(absolute, TAG_FILE))) {
+        if (fs.readdirSync(absolute).length > 0) {
+          throw new JailError('cache', `refusing cache directory ${absolute}: it is not empty and was not made by nix-overlay-jail (no ${TAG_FILE})`);
+        }
+        writeFileAtomic(path.join(absolute, TAG_FILE), TAG);
+      }
+      for (const sub of ['masks', 'tmp', 'locks', 'closures']) {
+        fs.mkdirSync(path.join(absolute, sub), {recursive: true, mode: 0o700});
+        assertOwned(path.join(absolute, sub), uid, 'cache directory');
+      }
+    } catch (error) {
+      if (error instanceof JailError) throw error;
+      throw new JailError('cache', `cannot write cache directory ${absolute}: ${reason(error)}`);
+    }
+    return cache;
+  }
+
+  maskDir(key: string): string {
+    return path.join(this.dir, 'masks', key);
+  }
+
+  lockFile(key: string): string {
+    return path.join(this.dir, 'locks', `${key}.lock`);
+  }
+
+  tmpDir(): string {
+    return path.join(this.dir, 'tmp');
+  }
+
+  closureFile(entry: string): string {
+    return path.join(this.dir, 'closures', `${entry}.json`);
+  }
+}
+
+/** The paths inside one mask directory. */
+export const maskLayout = (maskDir: string) => ({
+  dir: maskDir,
+  layer: path.join(maskDir, 'layer'),
+  templates: path.join(maskDir, 'templates'),
+  merged: path.join(maskDir, 'merged'),
+  state: path.join(maskDir, 'state.json'),
+});
+
+export const readMaskState = (file: string): MaskState | undefined => {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const state = JSON.parse(text) as MaskState;
+    return state.format === CACHE_FORMAT ? state : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Write a file so that readers see the old content or the new, never a part. */
+export const writeFileAtomic = (file: string, content: string): void => {
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, content, {mode: 0o600});
+  fs.renameSync(temporary, file);
+};

@@ -1,0 +1,86 @@
+/**
+ * Store entries and store paths, as pure functions.
+ *
+ * A store entry is one name directly under the store directory (`abc…-hello-2.12`, `.links`).
+ * Closures are sets of entry names: a closure file may name an entry under `/nix/store` or
+ * under the host directory given with `--store`, and inside the jail it always appears at
+ * `/nix/store`.
+ */
+import path from 'node:path';
+import {JailError} from './errors.js';
+
+/** Where the store appears inside every jail, whatever directory holds it on the host. */
+export const JAIL_STORE = '/nix/store';
+
+export type StoreEntryName = string;
+
+/**
+ * Whether a name can be a store entry. Nix names are `[0-9a-z]{32}-[A-Za-z0-9+\-._?=]+`, but a
+ * store given with `--store` may hold other names, so only what no directory entry can be
+ * (or what a line-based closure file cannot carry) is refused.
+ */
+export const isValidEntryName = (name: string): boolean =>
+  name.length > 0 && name !== '.' && name !== '..' && !/[/\0\n\r]/.test(name);
+
+/**
+ * The store entry an absolute path lies in, looked at lexically: `/nix/store/NAME/bin/x` → NAME.
+ * Returns undefined when the path is not below one of the store prefixes (or is the store
+ * itself). `..` components are refused rather than resolved, since they could step out again.
+ */
+export const entryOfPath = (
+  candidate: string,
+  storePrefixes: readonly string[],
+): StoreEntryName | undefined => {
+  if (!path.isAbsolute(candidate)) return undefined;
+  const parts = candidate.split('/').filter(part => part !== '' && part !== '.');
+  if (parts.includes('..')) return undefined;
+  for (const prefix of storePrefixes) {
+    const prefixParts = prefix.split('/').filter(part => part !== '' && part !== '.');
+    if (parts.length <= prefixParts.length) continue;
+    if (prefixParts.every((part, index) => parts[index] === part)) {
+      const name = parts[prefixParts.length]!;
+      return isValidEntryName(name) ? name : undefined;
+    }
+  }
+  return undefined;
+};
+
+/** The rest of a path below its store entry (`/nix/store/NAME/bin/x` → `bin/x`), or ''. */
+export const pathBelowEntry = (candidate: string, storePrefixes: readonly string[]): string => {
+  const parts = candidate.split('/').filter(part => part !== '' && part !== '.');
+  for (const prefix of storePrefixes) {
+    const prefixParts = prefix.split('/').filter(part => part !== '' && part !== '.');
+    if (parts.length > prefixParts.length && prefixParts.every((part, index) => parts[index] === part)) {
+      return parts.slice(prefixParts.length + 1).join('/');
+    }
+  }
+  return '';
+};
+
+/** The prefixes under which a store entry may be named: the jail's and the host's. */
+export const storePrefixes = (storeDir: string): string[] =>
+  storeDir === JAIL_STORE ? [JAIL_STORE] : [JAIL_STORE, storeDir];
+
+/**
+ * Parse one line of a closure file (or one path from a graph) into an entry name, or throw a
+ * JailError that names the source and line.
+ */
+export const entryOfListedPath = (
+  listed: string,
+  prefixes: readonly string[],
+  where: string,
+): StoreEntryName => {
+  if (!path.isAbsolute(listed)) {
+    // A bare entry name is how newer `nix path-info --json` spells references.
+    if (isValidEntryName(listed) && !listed.includes('/') && /^[0-9a-z]{32}-/.test(listed)) return listed;
+    throw new JailError('bad-closure', `${where}: not an absolute store path: ${JSON.stringify(listed)}`);
+  }
+  if (listed.split('/').includes('..')) {
+    throw new JailError('bad-closure', `${where}: '..' is not allowed in a store path: ${JSON.stringify(listed)}`);
+  }
+  const name = entryOfPath(listed, prefixes);
+  if (name === undefined) {
+    throw new JailError('bad-closure', `${where}: not in the store (${prefixes.join(' or ')}): ${JSON.stringify(listed)}`);
+  }
+  return name;
+};
