@@ -2,7 +2,6 @@
  * Closures from the local Nix: `nix-store -qR`, through the daemon or the local store as the
  * user's Nix is set up (NIX_REMOTE and friends are passed through untouched).
  */
-import {execa} from 'execa';
 import {JailError} from '../errors.js';
 import {entryOfListedPath, JAIL_STORE, type StoreEntryName} from '../store.js';
 
@@ -12,6 +11,7 @@ export const nixClosure = async (
 ): Promise<Set<StoreEntryName>> => {
   if (roots.length === 0) return new Set();
   const paths = roots.map(name => `${JAIL_STORE}/${name}`);
+  const {execa} = await import('execa'); // loaded only when Nix is asked (~100 ms to import)
   const result = await execa('nix-store', ['--query', '--requisites', '--', ...paths], {
     reject: false,
     stdin: 'ignore',

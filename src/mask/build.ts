@@ -9,6 +9,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type {execaSync as ExecaSync} from 'execa';
 import {JailError, isErrno, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {
@@ -141,14 +142,14 @@ const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: numbe
   };
 };
 
-const buildCold = (cache: MaskCache, key: string, request: MaskRequest): {state: MaskState; added: number} => {
+const buildCold = (cache: MaskCache, key: string, request: MaskRequest, execaSync: typeof ExecaSync): {state: MaskState; added: number} => {
   const staging = path.join(cache.tmpDir(), `${key}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`);
   const layout = maskLayout(staging);
   try {
     fs.mkdirSync(staging, {mode: 0o700});
     fs.mkdirSync(layout.layer, {mode: 0o755});
     fs.mkdirSync(layout.merged, {mode: 0o700});
-    const writer = new WhiteoutWriter(layout.layer, layout.templates);
+    const writer = new WhiteoutWriter(layout.layer, layout.templates, execaSync);
     const {before, seen} = scanInto(request, writer, new Set());
     assertClosurePresent(request, seen);
     // Execute-only root: the jail can still resolve closure paths but cannot list the store.
@@ -183,9 +184,9 @@ const hiddenNames = (layer: string): Set<StoreEntryName> => {
   }
 };
 
-const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {state: MaskState; added: number} => {
+const refresh = (maskDir: string, previous: MaskState, request: MaskRequest, execaSync: typeof ExecaSync): {state: MaskState; added: number} => {
   const layout = maskLayout(maskDir);
-  const writer = new WhiteoutWriter(layout.layer, layout.templates);
+  const writer = new WhiteoutWriter(layout.layer, layout.templates, execaSync);
   const {before, seen} = scanInto(request, writer, hiddenNames(layout.layer));
   assertClosurePresent(request, seen);
   const state = newState(request, before, previous.whiteouts + writer.count, previous);
@@ -213,9 +214,10 @@ export const removeTree = (target: string): void => {
   fs.rmSync(target, {recursive: true, force: true});
 };
 
-export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest): Promise<Mask> => {
+/** The key a request's mask has, from one stat() of the store: no writes, no listing. */
+export const whiteoutMaskKey = (request: Pick<MaskRequest, 'storeDir' | 'closure' | 'execOnly'>): string => {
   const store = statStore(request.storeDir);
-  const key = maskKey({
+  return maskKey({
     mode: 'whiteout',
     storeDir: request.storeDir,
     storeDev: Number(store.dev),
@@ -223,6 +225,11 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     execOnly: request.execOnly,
     closure: request.closure,
   });
+};
+
+export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest): Promise<Mask> => {
+  const store = statStore(request.storeDir);
+  const key = whiteoutMaskKey(request);
   const maskDir = cache.maskDir(key);
   const layout = maskLayout(maskDir);
   const result = (status: MaskStatus, state: MaskState, added: number): Mask => ({
@@ -241,6 +248,7 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     return result('cached', cached, 0);
   }
 
+  const {execaSync} = await import('execa');
   const lock = await acquireLock(cache.lockFile(key));
   try {
     removeAbandoned(cache, key);
@@ -248,14 +256,14 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     if (current) {
       assertMaskOwned(cache, maskDir);
       if (isFresh(current, statStore(request.storeDir))) return result('cached', current, 0);
-      const {state, added} = refresh(maskDir, current, request);
+      const {state, added} = refresh(maskDir, current, request, execaSync);
       return result('refreshed', state, added);
     }
     if (fs.existsSync(maskDir)) {
       // A mask directory without a readable state was not published by this tool.
       throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
     }
-    const {state, added} = buildCold(cache, key, request);
+    const {state, added} = buildCold(cache, key, request, execaSync);
     return result('built', state, added);
   } finally {
     lock.release();

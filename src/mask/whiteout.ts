@@ -10,14 +10,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {execaSync} from 'execa';
+import type {execaSync as ExecaSync} from 'execa';
 import {JailError, isErrno, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 
 const isWhiteoutStats = (stats: fs.Stats): boolean => stats.isCharacterDevice() && stats.rdev === 0;
 
 /** Create one whiteout with the mknod program (an unprivileged user may since Linux 5.8). */
-export const makeWhiteout = (file: string): void => {
+export const makeWhiteout = (file: string, execaSync: typeof ExecaSync): void => {
   const result = execaSync('mknod', ['--', file, 'c', '0', '0'], {reject: false, stdin: 'ignore'});
   if (result.failed) {
     if ((result as {code?: string}).code === 'ENOENT') {
@@ -47,6 +47,8 @@ export class WhiteoutWriter {
   constructor(
     private readonly layerDir: string,
     private readonly templateDir: string,
+    /** Passed in so that only builds pay for loading execa, not every cached lookup. */
+    private readonly execaSync: typeof ExecaSync,
   ) {}
 
   private newTemplate(): string {
@@ -54,7 +56,7 @@ export class WhiteoutWriter {
     let file: string;
     do file = path.join(this.templateDir, `whiteout-${this.templates++}`);
     while (fs.existsSync(file));
-    makeWhiteout(file);
+    makeWhiteout(file, this.execaSync);
     return file;
   }
 

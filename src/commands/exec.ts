@@ -1,0 +1,159 @@
+/**
+ * `exec`: run a program in a jail whose /nix/store is its closure, with one overlay mount.
+ *
+ * Warm path (same command, store unchanged): resolve the command, read its cached closure,
+ * stat the store and read the mask's state — no nix-store call, no listing of the store.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {binDirectories, closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure/cache.js';
+import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js';
+import {findCommand, resolveIntoStore} from '../closure/resolve.js';
+import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
+import {jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
+import {ensureWhiteoutMask, whiteoutMaskKey} from '../mask/build.js';
+import {MaskCache, defaultCacheDir, maskLayout} from '../mask/cache.js';
+import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
+import {chooseStrategy, launchArgv, type Strategy, type StrategyChoice} from '../mount/strategy.js';
+import {JAIL_STORE, storePrefixes} from '../store.js';
+
+export interface ExecOptions {
+  argv: string[];
+  storeDir: string;
+  also: string[];
+  closureFiles: string[];
+  graphs: string[];
+  cacheDir?: string | undefined;
+  execOnly: boolean;
+  mountWith: StrategyChoice;
+  shareNet: boolean;
+  setenv: string[];
+  keepEnv: string[];
+  bind: string[];
+  roBind: string[];
+  chdir?: string | undefined;
+  bwrapArg: string[];
+  /** Plan only: compute the closure and the command lines, write nothing. */
+  dryRun: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ExecPlan {
+  argv: string[];
+  strategy: Strategy;
+  mode: 'whiteout';
+  maskDir: string;
+  maskStatus: 'cached' | 'refreshed' | 'built' | 'not built (dry run)';
+}
+
+const STATUS_FD = 3;
+
+/** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
+const resolveCommand = (command: string, storeDir: string, searchPath: string | undefined) => {
+  const prefixes = storePrefixes(storeDir);
+  const given = command.includes('/') ? command : findCommand(command, searchPath);
+  let resolved;
+  try {
+    resolved = resolveIntoStore(given, storeDir, prefixes);
+  } catch (error) {
+    if (error instanceof JailError && error.kind === 'not-in-store') {
+      throw new JailError(
+        'not-in-store',
+        `${command} (${given}) is not in the Nix store, and only store programs exist inside the jail: run a store path, or pass a closure with --closure-file, --graph or --also and run a program from it by its /nix/store path`,
+        EXIT_CANNOT_RUN,
+      );
+    }
+    throw error;
+  }
+  const hostFile = path.join(storeDir, resolved.entry, resolved.rest);
+  try {
+    if (!fs.statSync(hostFile).isFile()) throw new Error('not a file');
+    fs.accessSync(hostFile, fs.constants.X_OK);
+  } catch {
+    throw new JailError('cannot-run', `${command}: not an executable file: ${hostFile}`, EXIT_CANNOT_RUN);
+  }
+  const jailPath = resolved.rest === '' ? `${JAIL_STORE}/${resolved.entry}` : `${JAIL_STORE}/${resolved.entry}/${resolved.rest}`;
+  return {entry: resolved.entry, given, jailPath};
+};
+
+/** The closure and the jail's PATH, from the closure cache when the command alone decides it. */
+const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, cacheDir: string, entry: string, given: string) => {
+  const storeDir = path.resolve(options.storeDir);
+  const cacheable = options.also.length === 0 && options.closureFiles.length === 0 && options.graphs.length === 0;
+  const file = path.join(cacheDir, 'closures', `${closureCacheKey(storeDir, [entry])}.json`);
+  if (cacheable) {
+    const cached = readCachedClosure(file, storeDir, [entry]);
+    if (cached) return {closure: {storeDir, roots: cached.roots, entries: new Set(cached.entries)} satisfies Closure, path: cached.path};
+  }
+  const closure = await computeClosure({storeDir, roots: [given, ...options.also], closureFiles: options.closureFiles, graphs: options.graphs});
+  const searchPath = binDirectories(storeDir, closure.roots, closure.entries);
+  if (cacheable && cache !== undefined) {
+    writeCachedClosure(file, {format: 1, storeDir, roots: [entry], entries: [...closure.entries].sort(), path: searchPath});
+  }
+  return {closure, path: searchPath};
+};
+
+export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
+  const [command, ...args] = options.argv;
+  if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail exec [options] [--] COMMAND [ARG...])');
+  const storeDir = path.resolve(options.storeDir);
+  assertStoreDir(storeDir);
+  const binds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
+  const setenv = options.setenv.map(parseSetenv);
+
+  const isRoot = process.getuid?.() === 0;
+  const strategy = chooseStrategy(options.mountWith, {
+    isRoot,
+    usernsUnavailable: options.mountWith === 'root' ? undefined : usernsUnavailable(),
+    bwrapVersion: options.mountWith === 'bwrap' || (!isRoot && options.mountWith === 'auto' && usernsUnavailable()) ? bwrapVersion() : undefined,
+  });
+  requireTools(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']);
+
+  const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
+  const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
+  const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
+  const {closure, path: searchPath} = await closureFor(options, cache, cacheDir, entry, given);
+
+  let maskDir: string;
+  let maskStatus: ExecPlan['maskStatus'];
+  if (cache === undefined) {
+    maskDir = path.join(cacheDir, 'masks', whiteoutMaskKey({storeDir, closure: closure.entries, execOnly: options.execOnly}));
+    maskStatus = 'not built (dry run)';
+  } else {
+    const mask = await ensureWhiteoutMask(cache, {storeDir, closure: closure.entries, execOnly: options.execOnly});
+    maskDir = mask.dir;
+    maskStatus = mask.status;
+  }
+  const layout = maskLayout(maskDir);
+
+  const argv = launchArgv({
+    strategy,
+    storeDir,
+    layer: layout.layer,
+    mountPoint: layout.merged,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    jail: {
+      argv: [jailPath, ...args],
+      env: jailEnvironment({host: options.env, path: searchPath, keep: options.keepEnv, set: setenv}),
+      shareNet: options.shareNet,
+      binds,
+      chdir: options.chdir,
+      home: options.env['HOME'],
+      extra: options.bwrapArg,
+      statusFd: STATUS_FD,
+    },
+  });
+  return {argv, strategy, mode: 'whiteout', maskDir, maskStatus};
+};
+
+export const execCommand = async (options: ExecOptions): Promise<number> => {
+  const plan = await planExec(options);
+  const {runJail} = await import('../jail/run.js');
+  const outcome = await runJail(plan.argv, STATUS_FD);
+  if (!outcome.started) {
+    throw new JailError('mount', `the jail did not start (${plan.strategy} mount, exit ${outcome.exitCode}): see the message above`, EXIT_TOOL_FAILURE);
+  }
+  return outcome.exitCode;
+};
+

@@ -1,0 +1,109 @@
+/**
+ * bubblewrap arguments and the jail's environment, as pure functions.
+ *
+ * The defaults are what a careful user expects of a jail: every namespace bubblewrap can make
+ * (network only with --share-net), a fresh /proc, a minimal /dev, a tmpfs /tmp, death with the
+ * parent, and an environment cleared down to PATH, HOME, TERM and what the user asks for.
+ */
+import path from 'node:path';
+import {JailError} from '../errors.js';
+import {JAIL_STORE} from '../store.js';
+
+export interface Bind {
+  source: string;
+  dest: string;
+  readOnly: boolean;
+}
+
+/** How the store reaches the jail: a merged overlay to bind, or layers for bwrap to stack. */
+export type StoreView =
+  | {kind: 'bind'; merged: string}
+  | {kind: 'overlay'; layersTopFirst: string[]};
+
+export interface JailSpec {
+  store: StoreView;
+  /** The program as the jail sees it (`/nix/store/…/bin/x`) and its arguments. */
+  argv: string[];
+  env: Record<string, string>;
+  shareNet: boolean;
+  binds: Bind[];
+  chdir?: string | undefined;
+  /** Map this uid and gid into the jail's user namespace (the caller's own, seen from outside). */
+  uid?: number | undefined;
+  gid?: number | undefined;
+  /** Directory to create empty in the jail (the caller's HOME, so it exists). */
+  home?: string | undefined;
+  /** Extra arguments for bubblewrap, placed after the defaults so they can refine them. */
+  extra: string[];
+  /** File descriptor bubblewrap reports the jail's pid and exit code on. */
+  statusFd: number;
+}
+
+/** Parse `SRC[:DEST]`; DEST is the part after the last colon when it is absolute. */
+export const parseBind = (value: string, readOnly: boolean): Bind => {
+  const at = value.lastIndexOf(':');
+  const [source, dest] = at > 0 && value[at + 1] === '/' ? [value.slice(0, at), value.slice(at + 1)] : [value, value];
+  if (source === '' || !path.isAbsolute(path.resolve(source))) throw new JailError('usage', `bad bind ${JSON.stringify(value)}`);
+  const absoluteDest = path.resolve('/', dest);
+  if (absoluteDest === JAIL_STORE || absoluteDest.startsWith(`${JAIL_STORE}/`) || JAIL_STORE.startsWith(`${absoluteDest}/`) || absoluteDest === '/') {
+    throw new JailError('usage', `refusing bind onto ${absoluteDest}: it would cover or replace the jail's /nix/store`);
+  }
+  return {source: path.resolve(source), dest: absoluteDest, readOnly};
+};
+
+/** Parse `NAME=VALUE` for --setenv. */
+export const parseSetenv = (value: string): [string, string] => {
+  const at = value.indexOf('=');
+  const name = at === -1 ? '' : value.slice(0, at);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new JailError('usage', `--setenv needs NAME=VALUE, got ${JSON.stringify(value)}`);
+  return [name, value.slice(at + 1)];
+};
+
+export interface EnvironmentRequest {
+  host: Readonly<Record<string, string | undefined>>;
+  path: readonly string[];
+  keep: readonly string[];
+  set: ReadonlyArray<readonly [string, string]>;
+}
+
+/** The jail's whole environment: nothing from the host unless kept by name. */
+export const jailEnvironment = ({host, path: searchPath, keep, set}: EnvironmentRequest): Record<string, string> => {
+  const env: Record<string, string> = {PATH: searchPath.join(':')};
+  for (const name of ['HOME', 'TERM', ...keep]) {
+    const value = host[name];
+    if (value !== undefined) env[name] = value;
+  }
+  for (const [name, value] of set) env[name] = value;
+  return env;
+};
+
+export const bwrapArgs = (spec: JailSpec): string[] => {
+  const args = [
+    '--unshare-user',
+    ...(spec.uid === undefined ? [] : ['--uid', String(spec.uid)]),
+    ...(spec.gid === undefined ? [] : ['--gid', String(spec.gid)]),
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    ...(spec.shareNet ? [] : ['--unshare-net']),
+    '--die-with-parent',
+  ];
+  if (spec.store.kind === 'bind') {
+    args.push('--ro-bind', spec.store.merged, JAIL_STORE);
+  } else {
+    // bwrap stacks a later --overlay-src above an earlier one, so the store goes first.
+    for (const layer of [...spec.store.layersTopFirst].reverse()) args.push('--overlay-src', layer);
+    args.push('--ro-overlay', JAIL_STORE);
+  }
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
+  for (const bind of spec.binds) args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
+  if (spec.chdir !== undefined) args.push('--chdir', spec.chdir);
+  args.push('--clearenv');
+  for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value);
+  args.push('--json-status-fd', String(spec.statusFd));
+  args.push(...spec.extra);
+  args.push('--', ...spec.argv);
+  return args;
+};

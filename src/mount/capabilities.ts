@@ -1,0 +1,67 @@
+/**
+ * What this machine and caller can do, read from /proc/sys and PATH: the inputs of the
+ * strategy choice. Cheap reads only; bubblewrap's version costs a process, so it is asked for
+ * only when the choice depends on it.
+ */
+import {spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {JailError} from '../errors.js';
+
+const readSysctl = (name: string): string | undefined => {
+  try {
+    return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/** Why an ordinary user cannot make a user namespace here, or undefined when they can. */
+export const usernsUnavailable = (): string | undefined => {
+  if (readSysctl('user.max_user_namespaces') === '0') {
+    return 'unprivileged user namespaces are switched off (user.max_user_namespaces = 0): set it above 0 with sysctl, or run as root';
+  }
+  if (readSysctl('kernel.unprivileged_userns_clone') === '0') {
+    return 'unprivileged user namespaces are switched off (kernel.unprivileged_userns_clone = 0): set it to 1 with sysctl, or run as root';
+  }
+  if (readSysctl('kernel.apparmor_restrict_unprivileged_userns') === '1') {
+    return 'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): allow them for unshare and bwrap, or run as root';
+  }
+  return undefined;
+};
+
+export const findOnPath = (name: string, searchPath = process.env['PATH'] ?? ''): string | undefined => {
+  for (const dir of searchPath.split(':')) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+};
+
+const INSTALL_HINT: Record<string, string> = {
+  bwrap: 'install bubblewrap (Debian: apt-get install bubblewrap)',
+  unshare: 'install util-linux',
+  mount: 'install mount (util-linux)',
+  sh: 'install a POSIX shell',
+  mknod: 'install coreutils',
+};
+
+export const requireTools = (names: readonly string[]): void => {
+  for (const name of names) {
+    if (findOnPath(name) === undefined) {
+      throw new JailError('missing-tool', `${name} not found on PATH: ${INSTALL_HINT[name] ?? `install ${name}`}`);
+    }
+  }
+};
+
+export const bwrapVersion = (): number[] | undefined => {
+  const result = spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
+  const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(result.stdout ?? '');
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+};

@@ -1,0 +1,84 @@
+/**
+ * The three ways to get one overlay mount under the jail, and the command line of each, as
+ * pure functions.
+ *
+ *  root    real root: a private mount namespace (so no host mount is left behind), mount the
+ *          overlay there, then bubblewrap binds the merged directory at /nix/store;
+ *  userns  an ordinary user: the same inside an unprivileged user namespace (Linux ≥ 5.11
+ *          allows overlay there), with bubblewrap nested inside mapping the caller back;
+ *  bwrap   bubblewrap ≥ 0.9 mounts the overlay itself (--overlay-src, --ro-overlay).
+ *
+ * Between unshare and bubblewrap a fixed shell script does the mount. Its text never changes;
+ * every path and option reaches it as a positional parameter, so nothing is interpreted.
+ */
+import {JailError} from '../errors.js';
+import {bwrapArgs, type JailSpec} from '../jail/args.js';
+import {assertPlainLayerPath, overlayOptions} from './options.js';
+
+export type Strategy = 'root' | 'userns' | 'bwrap';
+export type StrategyChoice = Strategy | 'auto';
+
+export const MOUNT_SCRIPT = 'mount -t overlay -o "$1" overlay "$2" || exit 125; shift 2; exec "$@"';
+
+export interface Capabilities {
+  isRoot: boolean;
+  /** Why unprivileged user namespaces are unavailable, or undefined when they work. */
+  usernsUnavailable?: string | undefined;
+  /** bubblewrap's version as [major, minor, patch], when it was asked for. */
+  bwrapVersion?: readonly number[] | undefined;
+}
+
+export const hasNativeOverlay = (version: readonly number[] | undefined): boolean =>
+  version !== undefined && ((version[0] ?? 0) > 0 || (version[1] ?? 0) >= 9);
+
+/** Pick the strategy; a forced one that cannot work is an error that says why. */
+export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Strategy => {
+  switch (choice) {
+    case 'root':
+      if (!caps.isRoot) throw new JailError('usage', '--mount-with root needs real root; run as root or use --mount-with userns');
+      return 'root';
+    case 'userns':
+      if (caps.usernsUnavailable) throw new JailError('missing-tool', caps.usernsUnavailable);
+      return 'userns';
+    case 'bwrap':
+      if (!hasNativeOverlay(caps.bwrapVersion)) {
+        throw new JailError('missing-tool', `bubblewrap ${caps.bwrapVersion?.join('.') ?? '(unknown version)'} cannot mount overlays itself: that needs bubblewrap 0.9 or later`);
+      }
+      return 'bwrap';
+    case 'auto':
+      if (caps.isRoot) return 'root';
+      if (!caps.usernsUnavailable) return 'userns';
+      if (hasNativeOverlay(caps.bwrapVersion)) return 'bwrap';
+      throw new JailError('missing-tool', `${caps.usernsUnavailable}; alternatively install bubblewrap 0.9 or later, which mounts the overlay itself`);
+  }
+};
+
+export interface LaunchSpec {
+  strategy: Strategy;
+  storeDir: string;
+  layer: string;
+  mountPoint: string;
+  jail: Omit<JailSpec, 'store' | 'uid' | 'gid'>;
+  uid: number;
+  gid: number;
+}
+
+/** The whole command line that starts the jail. */
+export const launchArgv = (spec: LaunchSpec): string[] => {
+  const layers = [spec.layer, spec.storeDir];
+  if (spec.strategy === 'bwrap') {
+    layers.forEach(assertPlainLayerPath);
+    return ['bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: layers}})];
+  }
+  const mount = ['sh', '-c', MOUNT_SCRIPT, 'sh', overlayOptions(layers), spec.mountPoint];
+  const bwrap = bwrapArgs({
+    ...spec.jail,
+    store: {kind: 'bind', merged: spec.mountPoint},
+    // Inside the user namespace the caller is root; map their own ids back for the program.
+    ...(spec.strategy === 'userns' ? {uid: spec.uid, gid: spec.gid} : {}),
+  });
+  const unshare = spec.strategy === 'userns'
+    ? ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--']
+    : ['unshare', '--mount', '--propagation', 'private', '--'];
+  return [...unshare, ...mount, 'bwrap', ...bwrap];
+};
