@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command (npm test): installs what the tests need, builds, runs every test and ends
+# with one line "N passed, N failed, N skipped" counted from uvu's own results.
+#
+# As root it installs the Debian packages when missing (nix-bin, bubblewrap, busybox-static),
+# starts nix-daemon when it is not running, and creates the unprivileged test user; the
+# integration tests then run as root and as that user, as on a real machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*" >&2; }
+
+missing=()
+command -v nix-store >/dev/null || missing+=(nix-bin)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing packages: ${missing[*]} (run as root to install them)"
+  else
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+rm -rf dist
+npx tsc -p tsconfig.json
+
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/setup-test-env.sh
+fi
+
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+set +e
+NO_COLOR=1 FORCE_COLOR=0 node node_modules/uvu/bin.js dist/test '\.test\.js$' 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+
+# uvu prints "Total: N", "Passed: N", "Skipped: N"; a crash before the summary counts as a failure.
+total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+passed=$(sed -n 's/^ *Passed: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+skipped=$(sed -n 's/^ *Skipped: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+total=${total:-0}; passed=${passed:-0}; skipped=${skipped:-0}
+failed=$((total - passed - skipped))
+if [ "$status" -ne 0 ] && [ "$failed" -le 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {closureOfGraph, parseGraph} from '../../src/closure/graph.js';
+import {BASH, fixture, GLIBC, HELLO} from '../helpers/fixtures.js';
+
+const graphs = suite('closure graphs');
+const load = (name: string) => parseGraph(fs.readFileSync(fixture('graphs', name), 'utf8'), ['/nix/store'], name);
+
+graphs('should read the older array form and the newer object form alike', () => {
+  assert.equal(load('hello-array.json'), load('hello-object.json'));
+});
+
+graphs('should compute the closure of a root from the references', () => {
+  assert.equal([...closureOfGraph(load('hello-array.json'), [HELLO], 'g')].sort(), [HELLO, GLIBC].sort());
+  assert.equal([...closureOfGraph(load('hello-object.json'), [BASH], 'g')].sort(), [BASH, GLIBC].sort());
+});
+
+graphs('should take the whole graph when no root is given', () => {
+  assert.equal([...closureOfGraph(load('hello-array.json'), undefined, 'g')].sort(), [HELLO, GLIBC, BASH].sort());
+});
+
+graphs('should follow cycles without looping', () => {
+  assert.equal([...closureOfGraph(load('cyclic.json'), [HELLO], 'g')].sort(), [HELLO, GLIBC].sort());
+});
+
+graphs('should follow a deep chain without recursion', () => {
+  const depth = 200_000;
+  const name = (index: number) => `/nix/store/${String(index).padStart(32, '0')}-n`;
+  const document = Object.fromEntries(Array.from({length: depth}, (_, index) => [name(index), {references: index + 1 < depth ? [name(index + 1)] : []}]));
+  const graph = parseGraph(JSON.stringify(document), ['/nix/store'], 'deep');
+  assert.is(closureOfGraph(graph, [`${String(0).padStart(32, '0')}-n`], 'deep').size, depth);
+});
+
+graphs('should refuse a reference the graph does not describe', () => {
+  assert.throws(() => closureOfGraph(load('dangling.json'), [HELLO], 'dangling.json'), /is referenced but not described/);
+});
+
+graphs('should refuse malformed JSON, wrong shapes and paths outside the store', () => {
+  assert.throws(() => load('malformed.json'), /malformed\.json: not valid JSON/);
+  assert.throws(() => load('outside.json'), /not in the store/);
+  assert.throws(() => parseGraph('42', ['/nix/store'], 'n'), /expected the JSON of 'nix path-info/);
+  assert.throws(() => parseGraph('[{"references": []}]', ['/nix/store'], 'n'), /expected an object with a "path" string/);
+  assert.throws(() => parseGraph(`{"/nix/store/${HELLO}": {"references": "x"}}`, ['/nix/store'], 'n'), /"references" must be a list/);
+  assert.throws(() => parseGraph(`{"/nix/store/${HELLO}": null}`, ['/nix/store'], 'n'), /not a valid store path/);
+});
+
+graphs.run();

@@ -1,0 +1,100 @@
+/**
+ * Running the real nix-overlay-jail binary, as root or as the unprivileged test user, and
+ * looking at the host the way a test must: the mount table, and overlay mounts of masks.
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {TEST_USER} from './env.js';
+import {nixEnv, ROOT} from './nix.js';
+
+export const CLI = path.join(ROOT, 'dist/src/cli.js');
+
+export interface Run {
+  status: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  cwd?: string;
+}
+
+export const run = (args: readonly string[], options: RunOptions = {}): Run => {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: options.env ?? nixEnv(),
+    input: options.input ?? '',
+    cwd: options.cwd ?? os.tmpdir(),
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return {status: result.status ?? -1, signal: result.signal, stdout: result.stdout, stderr: result.stderr};
+};
+
+/**
+ * The package as the test user can read it: the checkout itself when its path is open to
+ * others, else a copy of dist/ and node_modules/ in a world-readable temporary directory.
+ */
+let userPackage: string | undefined;
+const userCli = (): string => {
+  if (userPackage === undefined) {
+    const readable = spawnSync('runuser', ['-u', TEST_USER, '--', 'test', '-r', CLI], {stdio: 'ignore'}).status === 0;
+    if (readable) {
+      userPackage = ROOT;
+    } else {
+      userPackage = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-pkg-'));
+      fs.chmodSync(userPackage, 0o755);
+      for (const part of ['dist', 'node_modules', 'package.json']) {
+        fs.cpSync(path.join(ROOT, part), path.join(userPackage, part), {recursive: true});
+      }
+    }
+  }
+  return path.join(userPackage, 'dist/src/cli.js');
+};
+
+export const userHome = (): string => execFileSync('sh', ['-c', `getent passwd ${TEST_USER} | cut -d: -f6`], {encoding: 'utf8'}).trim();
+
+/** Run the binary as the unprivileged test user, with a login-like environment. */
+export const runAsUser = (args: readonly string[], options: RunOptions = {}): Run => {
+  const home = userHome();
+  const result = spawnSync('runuser', ['-u', TEST_USER, '--', process.execPath, userCli(), ...args], {
+    encoding: 'utf8',
+    env: {PATH: process.env['PATH'], HOME: home, USER: TEST_USER, TERM: 'dumb', NIX_REMOTE: 'daemon', ...options.env},
+    input: options.input ?? '',
+    cwd: options.cwd ?? '/',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return {status: result.status ?? -1, signal: result.signal, stdout: result.stdout, stderr: result.stderr};
+};
+
+/** A fresh temporary directory that the test user can use too (for caches and stores). */
+export const tempDir = (prefix: string, owner?: string): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `noj-${prefix}-`));
+  if (owner !== undefined) execFileSync('chown', [owner, dir]);
+  return dir;
+};
+
+export const mountTable = (): string => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+
+/**
+ * What the store looks like through a mask, mounted read-only as `lowerdir=MASK:STORE` in a
+ * private mount namespace (so nothing is left mounted). Returns `ls -a` of the merged root,
+ * or the error of listing it.
+ */
+export const mergedListing = (mask: string, store: string, extraLayers: string[] = []): string[] => {
+  const target = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-merged-'));
+  try {
+    const lower = [...extraLayers, mask, store].map(dir => dir.replace(/[\\,:]/g, match => `\\${match}`)).join(':');
+    const output = execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
+      'mount -t overlay -o "$1" overlay "$2" && ls -a -1 "$2"', 'sh', `ro,lowerdir=${lower}`, target], {encoding: 'utf8'});
+    return output.split('\n').filter(line => line !== '').sort();
+  } finally {
+    fs.rmdirSync(target);
+  }
+};
+
+export const baseNames = (paths: readonly string[]): string[] => paths.map(entry => path.basename(entry)).sort();

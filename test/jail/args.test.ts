@@ -1,0 +1,91 @@
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {bwrapArgs, jailEnvironment, parseBind, parseSetenv, type JailSpec} from '../../src/jail/args.js';
+
+const base: JailSpec = {
+  store: {kind: 'bind', merged: '/m'},
+  argv: ['/nix/store/x/bin/p', '$(id)', 'two\nlines'],
+  env: {PATH: '/nix/store/x/bin', HOME: '/home/u'},
+  shareNet: false,
+  binds: [],
+  extra: [],
+  statusFd: 3,
+};
+
+const args = suite('bwrapArgs');
+
+args('should unshare every namespace and the network by default', () => {
+  const argv = bwrapArgs(base);
+  for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--clearenv']) {
+    assert.ok(argv.includes(flag), flag);
+  }
+  assert.not.ok(bwrapArgs({...base, shareNet: true}).includes('--unshare-net'));
+});
+
+args('should pass the program and its arguments unchanged after --', () => {
+  const argv = bwrapArgs(base);
+  assert.equal(argv.slice(argv.indexOf('--')), ['--', '/nix/store/x/bin/p', '$(id)', 'two\nlines']);
+});
+
+args('should give a fresh /proc, a minimal /dev and a tmpfs /tmp', () => {
+  const argv = bwrapArgs(base).join(' ');
+  assert.match(argv, '--proc /proc --dev /dev --tmpfs /tmp');
+});
+
+args('should set exactly the given environment after clearing it', () => {
+  const argv = bwrapArgs(base);
+  const after = argv.slice(argv.indexOf('--clearenv') + 1, argv.indexOf('--json-status-fd'));
+  assert.equal(after, ['--setenv', 'PATH', '/nix/store/x/bin', '--setenv', 'HOME', '/home/u']);
+});
+
+args('should put user binds and extra arguments after the defaults', () => {
+  const argv = bwrapArgs({...base, binds: [{source: '/data', dest: '/d', readOnly: true}], extra: ['--new-session'], chdir: '/d'});
+  assert.ok(argv.indexOf('--ro-bind', argv.indexOf('/nix/store') + 1) > argv.indexOf('--tmpfs'));
+  assert.ok(argv.indexOf('--new-session') < argv.indexOf('--'));
+  assert.equal(argv.slice(argv.indexOf('--chdir'), argv.indexOf('--chdir') + 2), ['--chdir', '/d']);
+});
+
+args.run();
+
+// ---
+
+const parsing = suite('bind and setenv parsing');
+
+parsing('should read SRC[:DEST] with the destination after the last colon', () => {
+  assert.equal(parseBind('/data', true), {source: '/data', dest: '/data', readOnly: true});
+  assert.equal(parseBind('/data:/d', false), {source: '/data', dest: '/d', readOnly: false});
+  assert.equal(parseBind('/a:b:/c', false), {source: '/a:b', dest: '/c', readOnly: false});
+  assert.equal(parseBind('/a:b', false), {source: '/a:b', dest: '/a:b', readOnly: false});
+});
+
+parsing('should refuse a bind over the jail store', () => {
+  assert.throws(() => parseBind('/x:/nix/store', true), /would cover or replace/);
+  assert.throws(() => parseBind('/x:/nix', true), /would cover or replace/);
+  assert.throws(() => parseBind('/x:/nix/store/abc', true), /would cover or replace/);
+  assert.throws(() => parseBind('/x:/', true), /would cover or replace/);
+});
+
+parsing('should read NAME=VALUE and refuse anything else', () => {
+  assert.equal(parseSetenv('A=b=c'), ['A', 'b=c']);
+  assert.equal(parseSetenv('EMPTY='), ['EMPTY', '']);
+  assert.throws(() => parseSetenv('=x'), /NAME=VALUE/);
+  assert.throws(() => parseSetenv('NOVALUE'), /NAME=VALUE/);
+});
+
+parsing.run();
+
+// ---
+
+const env = suite('jailEnvironment');
+
+env('should keep only HOME, TERM and what is asked for', () => {
+  const result = jailEnvironment({
+    host: {HOME: '/h', TERM: 'xterm', SECRET: 's', LANG: 'C', PATH: '/usr/bin'},
+    path: ['/nix/store/a/bin', '/nix/store/b/bin'],
+    keep: ['LANG', 'MISSING'],
+    set: [['X', '1']],
+  });
+  assert.equal(result, {PATH: '/nix/store/a/bin:/nix/store/b/bin', HOME: '/h', TERM: 'xterm', LANG: 'C', X: '1'});
+});
+
+env.run();

@@ -1,0 +1,74 @@
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {chooseStrategy, launchArgv, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
+
+const choose = suite('chooseStrategy');
+
+choose('should mount as root when the caller is real root', () => {
+  assert.is(chooseStrategy('auto', {isRoot: true}), 'root');
+});
+
+choose('should use a user namespace for an ordinary user, and bwrap 0.9+ when there is none', () => {
+  assert.is(chooseStrategy('auto', {isRoot: false}), 'userns');
+  assert.is(chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: [0, 9, 0]}), 'bwrap');
+});
+
+choose('should say what is missing when nothing can work', () => {
+  assert.throws(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'namespaces are off', bwrapVersion: [0, 8, 0]}), /namespaces are off; alternatively install bubblewrap 0\.9/);
+});
+
+choose('should refuse a forced strategy that cannot work', () => {
+  assert.throws(() => chooseStrategy('root', {isRoot: false}), /needs real root/);
+  assert.throws(() => chooseStrategy('bwrap', {isRoot: true, bwrapVersion: [0, 8, 0]}), /bubblewrap 0\.8\.0 cannot mount overlays/);
+  assert.throws(() => chooseStrategy('userns', {isRoot: false, usernsUnavailable: 'off'}), /off/);
+  assert.is(chooseStrategy('bwrap', {isRoot: false, bwrapVersion: [0, 11, 1]}), 'bwrap');
+});
+
+choose.run();
+
+// ---
+
+const launch = suite('launchArgv');
+
+const spec = (strategy: LaunchSpec['strategy']): LaunchSpec => ({
+  strategy,
+  storeDir: '/nix/store',
+  layer: '/cache/masks/k/layer',
+  mountPoint: '/cache/masks/k/merged',
+  uid: 1000,
+  gid: 100,
+  jail: {argv: ['/nix/store/x-hello/bin/hello', 'a b'], env: {PATH: '/nix/store/x-hello/bin'}, shareNet: false, binds: [], extra: [], statusFd: 3},
+});
+
+launch('should mount in a private mount namespace as root, then bind the merged store', () => {
+  const argv = launchArgv(spec('root'));
+  assert.equal(argv.slice(0, 12), ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', MOUNT_SCRIPT, 'sh',
+    'ro,lowerdir=/cache/masks/k/layer:/nix/store', '/cache/masks/k/merged', 'bwrap']);
+  const bind = argv.indexOf('--ro-bind');
+  assert.equal(argv.slice(bind, bind + 3), ['--ro-bind', '/cache/masks/k/merged', '/nix/store']);
+  assert.not.ok(argv.includes('--uid'));
+  assert.equal(argv.slice(-3), ['--', '/nix/store/x-hello/bin/hello', 'a b']);
+});
+
+launch('should map the caller back inside the user namespace', () => {
+  const argv = launchArgv(spec('userns'));
+  assert.equal(argv.slice(0, 7), ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--']);
+  const uid = argv.indexOf('--uid');
+  assert.equal(argv.slice(uid, uid + 4), ['--uid', '1000', '--gid', '100']);
+});
+
+launch('should give bwrap the store first and the mask last (a later --overlay-src is higher)', () => {
+  const argv = launchArgv(spec('bwrap'));
+  assert.is(argv[0], 'bwrap');
+  assert.not.ok(argv.includes('unshare'));
+  const first = argv.indexOf('--overlay-src');
+  assert.equal(argv.slice(first, first + 6), ['--overlay-src', '/nix/store', '--overlay-src', '/cache/masks/k/layer', '--ro-overlay', '/nix/store']);
+});
+
+launch('should escape layer paths for mount and refuse them for bwrap', () => {
+  const odd = {...spec('root'), layer: '/c a,b:c/layer'};
+  assert.ok(launchArgv(odd).includes('ro,lowerdir=/c a\\,b\\:c/layer:/nix/store'));
+  assert.throws(() => launchArgv({...odd, strategy: 'bwrap'}), /cannot pass/);
+});
+
+launch.run();
