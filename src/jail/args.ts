@@ -88,6 +88,9 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
     '--unshare-cgroup-try',
     ...(spec.shareNet ? [] : ['--unshare-net']),
     '--die-with-parent',
+    // bubblewrap started by (namespace) root keeps every capability in the jail's user
+    // namespace; without this a root caller's program could read an execute-only store.
+    '--cap-drop', 'ALL',
   ];
   if (spec.store.kind === 'bind') {
     args.push('--ro-bind', spec.store.merged, JAIL_STORE);
