@@ -92,9 +92,14 @@ export const findCommand = (command: string, searchPath: string | undefined): st
     : (searchPath ?? '/usr/local/bin:/usr/bin:/bin').split(':').map(dir => path.join(dir === '' ? '.' : dir, command));
   let denied: string | undefined;
   for (const candidate of candidates) {
+    let stats: fs.Stats;
     try {
-      const stats = fs.statSync(candidate);
-      if (!stats.isFile()) continue;
+      stats = fs.statSync(candidate);
+    } catch {
+      continue; // missing, or in a directory this user cannot search: not found, as in a shell
+    }
+    if (!stats.isFile()) continue;
+    try {
       fs.accessSync(candidate, fs.constants.X_OK);
       return path.resolve(candidate);
     } catch (error) {

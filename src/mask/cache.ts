@@ -92,6 +92,9 @@ export class MaskCache {
   /** Open (creating when needed) a cache directory, refusing one that others could tamper with. */
   static open(dir: string, uid = process.getuid?.() ?? 0): MaskCache {
     const absolute = path.resolve(dir);
+    // Check before creating anything (nothing is made below an unsafe directory), and again
+    // after, since a parent could have been swapped in between.
+    assertSafeAncestors(absolute, uid);
     try {
       fs.mkdirSync(absolute, {recursive: true, mode: 0o700});
     } catch (error) {

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {JailError, reason} from '../errors.js';
+import {JailError, isErrno, reason} from '../errors.js';
 
 const GROUP_OR_OTHER_WRITE = 0o022;
 const STICKY = 0o1000;
@@ -66,6 +66,8 @@ export const assertSafeAncestors = (dir: string, uid: number): void => {
     try {
       stats = fs.lstatSync(next);
     } catch (error) {
+      // What does not exist yet will be made by this process, with its own mode.
+      if (isErrno(error, 'ENOENT')) return;
       throw new JailError('cache', `cannot use cache directory ${dir}: ${reason(error)} at ${next}`);
     }
     check(next, stats);

@@ -42,7 +42,7 @@ export const run = (args: readonly string[], options: RunOptions = {}): Run => {
 let userPackage: string | undefined;
 const userCli = (): string => {
   if (userPackage === undefined) {
-    const readable = spawnSync('runuser', ['-u', TEST_USER, '--', 'test', '-r', CLI], {stdio: 'ignore'}).status === 0;
+    const readable = spawnSync(SETPRIV, [...asUser(), 'test', '-r', CLI], {stdio: 'ignore'}).status === 0;
     if (readable) {
       userPackage = ROOT;
     } else {
@@ -58,12 +58,29 @@ const userCli = (): string => {
 
 export const userHome = (): string => execFileSync('sh', ['-c', `getent passwd ${TEST_USER} | cut -d: -f6`], {encoding: 'utf8'}).trim();
 
+/** setpriv switches identity and execs, so the pid it is started with is the tool's own. */
+const asUser = (): string[] => [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--'];
+
+export const userEnv = (): NodeJS.ProcessEnv => ({
+  PATH: process.env['PATH'],
+  HOME: userHome(),
+  USER: TEST_USER,
+  TERM: 'dumb',
+  NIX_REMOTE: 'daemon',
+});
+
+/** The command line that runs the binary as the test user. */
+export const userCommand = (args: readonly string[]): [string, string[]] => [SETPRIV, [...asUser(), process.execPath, userCli(), ...args]];
+
+/** Found once, so that a test may run the tool with a PATH of its own. */
+const SETPRIV = execFileSync('sh', ['-c', 'command -v setpriv || echo setpriv'], {encoding: 'utf8'}).trim();
+
 /** Run the binary as the unprivileged test user, with a login-like environment. */
 export const runAsUser = (args: readonly string[], options: RunOptions = {}): Run => {
-  const home = userHome();
-  const result = spawnSync('runuser', ['-u', TEST_USER, '--', process.execPath, userCli(), ...args], {
+  const [command, argv] = userCommand(args);
+  const result = spawnSync(command, argv, {
     encoding: 'utf8',
-    env: {PATH: process.env['PATH'], HOME: home, USER: TEST_USER, TERM: 'dumb', NIX_REMOTE: 'daemon', ...options.env},
+    env: {...userEnv(), ...options.env},
     input: options.input ?? '',
     cwd: options.cwd ?? '/',
     maxBuffer: 256 * 1024 * 1024,

@@ -1,0 +1,124 @@
+/**
+ * Bad input: one clear line on standard error, a non-zero exit, and nothing left half-written.
+ */
+import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {CLI, run, tempDir} from '../helpers/cli.js';
+import {missing, when} from '../helpers/env.js';
+import {fixture, HELLO} from '../helpers/fixtures.js';
+import {makeStore, closureFile} from '../helpers/store.js';
+
+const expectFailure = (args: string[], message: RegExp, input?: string): void => {
+  const result = run(args, input === undefined ? {} : {input});
+  assert.is(result.status, 125, `exit status for ${args.join(' ')}: ${result.stderr}`);
+  assert.is(result.stdout, '');
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.is(lines.length, 1, `one line: ${result.stderr}`);
+  assert.match(lines[0]!, /^nix-overlay-jail: /);
+  assert.match(lines[0]!, message);
+};
+
+const bad = suite('bad input');
+const smallStore = fixture('stores', 'small');
+
+bad('should refuse a path that is not in the store', () => {
+  expectFailure(['closure', '/etc/passwd'], /\/etc\/passwd is not in the store/);
+});
+
+bad('should refuse a store entry that does not exist', () => {
+  expectFailure(['closure', '--store', smallStore, `/nix/store/${'0'.repeat(32)}-gone`], /store entry does not exist: .*-gone/);
+  expectFailure(['closure', '--store', smallStore, '--closure-file', '-'], /store entry does not exist/, `/nix/store/${'1'.repeat(32)}-gone\n`);
+});
+
+bad('should refuse an unreadable or malformed closure file or graph', () => {
+  expectFailure(['closure', '--store', smallStore, '--closure-file', '/nonexistent/closure'], /cannot read closure file \/nonexistent\/closure: no such file/);
+  expectFailure(['closure', '--store', smallStore, '--closure-file', '/'], /cannot read closure file \/: .*EISDIR/);
+  expectFailure(['closure', '--store', smallStore, '--closure-file', fixture('closures', 'relative.txt')], /relative\.txt:2: not an absolute store path/);
+  expectFailure(['closure', '--store', smallStore, '--graph', fixture('graphs', 'malformed.json')], /malformed\.json: not valid JSON/);
+  expectFailure(['closure', '--store', smallStore, '--graph', fixture('graphs', 'dangling.json')], /referenced but not described/);
+});
+
+bad('should refuse a store directory that does not exist', () => {
+  expectFailure(['closure', '--store', '/nonexistent/store', '--closure-file', '-'], /store directory does not exist: \/nonexistent\/store/, `/nix/store/${HELLO}\n`);
+});
+
+bad('should refuse unknown options, missing values and values that look like options', () => {
+  expectFailure(['build', '--frobnicate'], /unknown option --frobnicate/);
+  expectFailure(['build', '--cache-dir'], /option --cache-dir needs a value/);
+  expectFailure(['build', '--cache-dir', '--json', '/nix/store/x'], /needs a value, got "--json"/);
+  expectFailure(['nonsense'], /unknown command "nonsense"/);
+});
+
+bad.run();
+
+// ---
+
+const cacheFaults = suite('cache directories that cannot be used');
+const rootTest = when(cacheFaults, missing('root'));
+
+rootTest('should refuse a cache directory that cannot be written, writing nothing', () => {
+  const dir = tempDir('rocache');
+  const store = makeStore(path.join(dir, 'store'), 20);
+  const list = closureFile(dir, store.names.slice(0, 2));
+  const cache = path.join(dir, 'cache');
+  fs.mkdirSync(cache, {mode: 0o700});
+  // A read-only bind mount in a private namespace: even root cannot write there.
+  const output = privateNamespace(
+    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && "$@"; echo "status=$?"',
+    [cache, process.execPath, CLI, 'build', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
+  );
+  assert.match(output, /status=125/);
+  assert.match(output, /nix-overlay-jail: cannot write cache directory .*cache: read-only file system/);
+  assert.equal(fs.readdirSync(cache), []);
+});
+
+rootTest('should refuse a filesystem that cannot hold whiteouts (an overlay, as in a container), leaving no mask', () => {
+  const dir = tempDir('ovlcache');
+  const store = makeStore(path.join(dir, 'store'), 20);
+  const list = closureFile(dir, store.names.slice(0, 2));
+  for (const sub of ['lower', 'upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, sub));
+  const cache = path.join(dir, 'merged', 'cache');
+  const output = privateNamespace(
+    'mount -t overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" overlay "$1/merged" && shift && "$@"; ' +
+      'echo "status=$?"; echo "left=$(find "$0/masks" "$0/tmp" -mindepth 1 | wc -l)"',
+    [dir, process.execPath, CLI, 'build', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
+    cache,
+  );
+  assert.match(output, /status=125/);
+  assert.match(output, /nix-overlay-jail: cannot create a whiteout at .*: .*Operation not permitted/);
+  assert.match(output, /left=0/, 'no mask or staging directory is left');
+});
+
+rootTest('should refuse a cache directory writable by others or owned by another user', () => {
+  const dir = tempDir('unsafe');
+  const store = makeStore(path.join(dir, 'store'), 10);
+  const list = closureFile(dir, store.names.slice(0, 1));
+  const open = path.join(dir, 'open');
+  fs.mkdirSync(open);
+  fs.chmodSync(open, 0o777);
+  expectFailure(['build', '--cache-dir', path.join(open, 'cache'), '--store', store.dir, '--closure-file', list], /writable by group or others/);
+  assert.equal(fs.readdirSync(open), [], 'nothing was created below the unsafe directory');
+  const foreign = path.join(dir, 'foreign');
+  fs.mkdirSync(foreign, {mode: 0o700});
+  fs.chownSync(foreign, 65534, 65534);
+  expectFailure(['build', '--cache-dir', foreign, '--store', store.dir, '--closure-file', list], /not owned by uid 0/);
+});
+
+rootTest('should refuse a directory it did not make', () => {
+  const dir = tempDir('notmine');
+  fs.chmodSync(dir, 0o700);
+  fs.writeFileSync(path.join(dir, 'precious'), 'data');
+  const store = makeStore(path.join(dir, 'store'), 10);
+  expectFailure(['build', '--cache-dir', dir, '--store', store.dir, '--closure-file', closureFile(path.join(dir, 'store', '..'), store.names.slice(0, 1))],
+    /not empty and was not made by nix-overlay-jail/);
+});
+
+cacheFaults.run();
+
+function privateNamespace(script: string, args: string[], zero = 'sh'): string {
+  const result = execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `exec 2>&1; ${script}`, zero, ...args], {encoding: 'utf8'});
+  return result;
+}

@@ -1,0 +1,184 @@
+/**
+ * `exec` for real: a busybox-based Nix closure jailed by real bubblewrap over a real overlay
+ * mount, as root and as an ordinary user who reaches Nix through the daemon.
+ */
+import {spawn} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
+import {missing, TEST_USER, when} from '../helpers/env.js';
+import {buildFixture, nixEnv} from '../helpers/nix.js';
+
+interface Caller {
+  name: string;
+  needs: string | undefined;
+  run: (args: readonly string[], options?: RunOptions) => Run;
+  spawn: (args: readonly string[]) => ReturnType<typeof spawn>;
+  cacheDir: () => string;
+}
+
+const callers: Caller[] = [
+  {
+    name: 'root',
+    needs: missing('root', 'nix', 'bwrap'),
+    run,
+    spawn: args => spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: nixEnv()}),
+    cacheDir: () => tempDir('cache'),
+  },
+  {
+    name: 'an ordinary user',
+    needs: missing('test-user', 'nix', 'bwrap'),
+    run: runAsUser,
+    spawn: args => {
+      const [command, argv] = userCommand(args);
+      return spawn(command, argv, {stdio: ['ignore', 'pipe', 'pipe'], env: userEnv(), cwd: '/'});
+    },
+    cacheDir: () => tempDir('cache', TEST_USER),
+  },
+];
+
+const printArgs = 'for a; do printf "<%s>" "$a"; done';
+
+for (const caller of callers) {
+  const jail = suite(`exec as ${caller.name}`);
+  const jailTest = when(jail, caller.needs);
+  let cache = '';
+  const exec = (args: string[], options?: RunOptions): Run => caller.run(['exec', '--cache-dir', cache, ...args], options);
+  const sh = (): string => path.join(buildFixture().app, 'bin', 'sh');
+
+  jail.before(() => {
+    if (caller.needs === undefined) cache = caller.cacheDir();
+  });
+
+  jailTest('should show exactly the closure in /nix/store, dot entries included', () => {
+    const result = exec(['--', sh(), '-c', 'ls -a -1 /nix/store']);
+    assert.is(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim().split('\n').sort(), ['.', '..', ...baseNames(buildFixture().closure)].sort());
+  });
+
+  jailTest('should make .links, the Nix database, the daemon socket and other store paths unreachable', () => {
+    const fixture = buildFixture();
+    const probes = ['/nix/store/.links', '/nix/var/nix/db/db.sqlite', '/nix/var/nix/daemon-socket/socket', '/nix/var',
+      `${fixture.outsider}/secret.txt`, fixture.outsider];
+    const script = 'for p; do if [ -e "$p" ] || cat "$p" 2>/dev/null; then echo "REACHED $p"; fi; done; echo done';
+    const result = exec(['--', sh(), '-c', script, 'sh', ...probes]);
+    assert.is(result.status, 0, result.stderr);
+    assert.is(result.stdout, 'done\n');
+    assert.ok(fs.existsSync(`${fixture.outsider}/secret.txt`), 'the outsider exists on the host');
+  });
+
+  jailTest('should have exactly one mount at /nix/store and none below it', () => {
+    const result = exec(['--', sh(), '-c', 'cat /proc/self/mountinfo']);
+    assert.is(result.status, 0, result.stderr);
+    const points = result.stdout.trim().split('\n').map(line => line.split(' ')[4]!);
+    assert.is(points.filter(point => point === '/nix/store').length, 1);
+    assert.is(points.filter(point => point.startsWith('/nix/store/')).length, 0);
+    assert.match(result.stdout, / \/nix\/store ro,[^ ]* - overlay /);
+  });
+
+  jailTest('should pass the exit status and a signal death through', () => {
+    assert.is(exec(['--', sh(), '-c', 'exit 7']).status, 7);
+    assert.is(exec(['--', sh(), '-c', 'kill -9 $$']).status, 128 + 9);
+    assert.is(exec(['--', sh(), '-c', 'kill -TERM $$']).status, 128 + 15);
+  });
+
+  jailTest('should deliver SIGTERM sent to the tool to the program', async () => {
+    const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c',
+      'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done']);
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`program never became ready: ${stdout}`)), 30_000);
+      child.stdout!.on('data', chunk => {
+        stdout += chunk;
+        if (stdout.includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise(resolve => child.on('close', resolve));
+    assert.is(code, 42);
+    assert.match(stdout, /got-term/);
+  });
+
+  jailTest('should pass arguments byte for byte, with no shell in between', () => {
+    const args = ['with space', "'single'", '"double"', '$(id -u)', '`id`', 'line1\nline2', '', '*', '--', '\\back'];
+    const result = exec(['--', sh(), '-c', printArgs, 'sh', ...args]);
+    assert.is(result.status, 0, result.stderr);
+    assert.is(result.stdout, args.map(arg => `<${arg}>`).join(''));
+  });
+
+  jailTest('should pass standard input and a clean environment through', () => {
+    const result = exec(['--setenv', 'GREETING=hi there', '--', sh(), '-c', 'cat; env | sort'], {input: 'from stdin\n'});
+    assert.is(result.status, 0, result.stderr);
+    const [first, ...env] = result.stdout.trim().split('\n');
+    assert.is(first, 'from stdin');
+    const names = env.map(line => line.split('=')[0]).filter(name => name !== 'PWD' && name !== 'SHLVL' && name !== 'OLDPWD');
+    assert.equal(names.sort(), ['GREETING', 'HOME', 'PATH', 'TERM'].filter(name => name !== 'TERM' || env.some(line => line.startsWith('TERM='))));
+    assert.ok(env.includes('GREETING=hi there'));
+    assert.ok(env.some(line => line.startsWith(`PATH=${buildFixture().app}/bin`)));
+  });
+
+  jailTest('should make listing fail but running work with --exec-only', () => {
+    const result = exec(['--exec-only', '--', sh(), '-c', 'ls /nix/store; echo "ls=$?"; cat "$0/ref"', buildFixture().app]);
+    assert.is(result.status, 0, result.stderr);
+    assert.match(result.stdout, /ls=1/);
+    assert.match(result.stdout, new RegExp(path.basename(buildFixture().link)));
+  });
+
+  jailTest('should change nothing with --dry-run and print one argument per line', () => {
+    const fresh = path.join(caller.cacheDir(), 'never-made');
+    const result = caller.run(['exec', '--dry-run', '--cache-dir', fresh, '--', sh(), '-c', 'echo $HOME']);
+    assert.is(result.status, 0, result.stderr);
+    assert.not.ok(fs.existsSync(fresh), 'no cache directory was made');
+    const lines = result.stdout.split('\n');
+    assert.ok(lines.includes('bwrap'));
+    assert.ok(lines.includes('echo $HOME'), 'the argument is printed as it is, not quoted');
+    assert.match(result.stderr, /mode whiteout, mount (root|userns)/);
+  });
+
+  jailTest('should leave the host mount table as it was', () => {
+    const before = mountTable();
+    assert.is(exec(['--', sh(), '-c', 'true']).status, 0);
+    assert.is(mountTable(), before);
+  });
+
+  jailTest('should answer 127, 126 and 125 for a missing command, one outside the store, and a missing bwrap', () => {
+    const notFound = exec(['--', 'no-such-command-anywhere']);
+    assert.is(notFound.status, 127);
+    assert.match(notFound.stderr, /no-such-command-anywhere: command not found/);
+    const outside = exec(['--', '/bin/ls']);
+    assert.is(outside.status, 126);
+    assert.match(outside.stderr, /not in the Nix store.*--closure-file, --graph or --also/);
+    const noBwrap = exec(['--', sh(), '-c', 'true'], {env: {PATH: '/nonexistent'}});
+    assert.is(noBwrap.status, 125);
+    assert.match(noBwrap.stderr, /bwrap not found on PATH: install bubblewrap/);
+  });
+
+  jail.run();
+}
+
+// ---
+
+const elsewhere = suite('exec with a store kept elsewhere (--store)');
+const elsewhereTest = when(elsewhere, missing('root', 'nix', 'bwrap'));
+
+elsewhereTest('should run /nix/store/NAME/... from DIR/NAME/... and show DIR minus the rest', () => {
+  const fixture = buildFixture();
+  const dir = tempDir('store elsewhere, odd: name');
+  const store = path.join(dir, 'store');
+  fs.mkdirSync(store);
+  for (const entry of fixture.closure) fs.cpSync(entry, path.join(store, path.basename(entry)), {recursive: true, verbatimSymlinks: true});
+  fs.mkdirSync(path.join(store, `${'9'.repeat(32)}-not-in-closure`));
+  fs.mkdirSync(path.join(store, '.links'));
+  fs.writeFileSync(path.join(dir, 'closure'), fixture.closure.join('\n'));
+  const result = run(['exec', '--cache-dir', path.join(dir, 'cache, with: odd chars'), '--store', store, '--closure-file', path.join(dir, 'closure'),
+    '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store']);
+  assert.is(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim().split('\n').sort(), ['.', '..', ...baseNames(fixture.closure)].sort());
+});
+
+elsewhere.run();
