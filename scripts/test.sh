@@ -8,25 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log() { printf '== %s\n' "$*" >&2; }
-
-missing=()
-command -v nix-store >/dev/null || missing+=(nix-bin)
-command -v bwrap >/dev/null || missing+=(bubblewrap)
-[ -x /bin/busybox ] || missing+=(busybox-static)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    log "missing packages: ${missing[*]} (run as root to install them)"
-  else
-    log "installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-fi
-
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
-rm -rf dist
-npx tsc -p tsconfig.json
+bash scripts/install-deps.sh
 
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/setup-test-env.sh

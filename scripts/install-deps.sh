@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what nix-overlay-jail and its tests need, when it is missing: Debian's nix-bin,
+# bubblewrap and busybox-static (as root), then the npm packages, then the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v nix-store >/dev/null || missing+=(nix-bin)
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "== installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ -f package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  npm install --no-audit --no-fund --loglevel=error
+fi
+rm -rf dist
+npx tsc -p tsconfig.json
+chmod +x dist/src/cli.js
