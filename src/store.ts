@@ -32,6 +32,17 @@ export const entryOfPath = (
   storePrefixes: readonly string[],
 ): StoreEntryName | undefined => {
   if (!path.isAbsolute(candidate)) return undefined;
+  // Fast path for the common, already normal path (`/nix/store/NAME[/…]`): closure files
+  // and graphs hold thousands of them.
+  if (!candidate.includes('//') && !candidate.includes('/.')) {
+    for (const prefix of storePrefixes) {
+      if (candidate.startsWith(prefix) && candidate[prefix.length] === '/') {
+        const end = candidate.indexOf('/', prefix.length + 1);
+        const name = candidate.slice(prefix.length + 1, end === -1 ? undefined : end);
+        return isValidEntryName(name) ? name : undefined;
+      }
+    }
+  }
   const parts = candidate.split('/').filter(part => part !== '' && part !== '.');
   if (parts.includes('..')) return undefined;
   for (const prefix of storePrefixes) {

@@ -23,6 +23,11 @@ export interface ClosureRequest {
   roots: readonly string[];
   closureFiles: readonly string[];
   graphs: readonly string[];
+  /**
+   * Check that every entry exists (a stat each). Callers that build a mask may skip it: the
+   * builder sees every closure entry in its scan of the store, or refuses.
+   */
+  verifyPresent?: boolean;
 }
 
 export interface Closure {
@@ -65,7 +70,7 @@ export const computeClosure = async (request: ClosureRequest): Promise<Closure> 
   }
   for (const name of await nixClosure([...unexplained], prefixes)) entries.add(name);
 
-  const missing = [...entries].filter(name => !exists(path.join(storeDir, name)));
+  const missing = request.verifyPresent === false ? [] : [...entries].filter(name => !exists(path.join(storeDir, name)));
   if (missing.length > 0) {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
     throw new JailError('no-such-entry', `store entry does not exist: ${path.join(storeDir, missing[0]!)}${more}`);

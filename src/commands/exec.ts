@@ -6,12 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {binDirectories, closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure/cache.js';
+import {closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure/cache.js';
 import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js';
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
-import {jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
-import {ensureWhiteoutMask, whiteoutMaskKey} from '../mask/build.js';
+import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
+import {ensureWhiteoutMask, entriesWithBin, whiteoutMaskKey} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, maskLayout} from '../mask/cache.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, type Strategy, type StrategyChoice} from '../mount/strategy.js';
@@ -76,21 +76,26 @@ const resolveCommand = (command: string, storeDir: string, searchPath: string | 
   return {entry: resolved.entry, given, jailPath};
 };
 
-/** The closure and the jail's PATH, from the closure cache when the command alone decides it. */
+/** The closure, from the closure cache when the command alone decides it. */
 const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, cacheDir: string, entry: string, given: string) => {
   const storeDir = path.resolve(options.storeDir);
   const cacheable = options.also.length === 0 && options.closureFiles.length === 0 && options.graphs.length === 0;
   const file = path.join(cacheDir, 'closures', `${closureCacheKey(storeDir, [entry])}.json`);
   if (cacheable) {
     const cached = readCachedClosure(file, storeDir, [entry]);
-    if (cached) return {closure: {storeDir, roots: cached.roots, entries: new Set(cached.entries)} satisfies Closure, path: cached.path};
+    if (cached) return {storeDir, roots: cached.roots, entries: new Set(cached.entries)} satisfies Closure;
   }
-  const closure = await computeClosure({storeDir, roots: [given, ...options.also], closureFiles: options.closureFiles, graphs: options.graphs});
-  const searchPath = binDirectories(storeDir, closure.roots, closure.entries);
+  const closure = await computeClosure({
+    storeDir,
+    roots: [given, ...options.also],
+    closureFiles: options.closureFiles,
+    graphs: options.graphs,
+    verifyPresent: options.dryRun,
+  });
   if (cacheable && cache !== undefined) {
-    writeCachedClosure(file, {format: 1, storeDir, roots: [entry], entries: [...closure.entries].sort(), path: searchPath});
+    writeCachedClosure(file, {format: 1, storeDir, roots: [entry], entries: [...closure.entries].sort()});
   }
-  return {closure, path: searchPath};
+  return closure;
 };
 
 export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
@@ -112,18 +117,22 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
-  const {closure, path: searchPath} = await closureFor(options, cache, cacheDir, entry, given);
+  const closure = await closureFor(options, cache, cacheDir, entry, given);
 
   let maskDir: string;
   let maskStatus: ExecPlan['maskStatus'];
+  let binEntries: string[];
   if (cache === undefined) {
     maskDir = path.join(cacheDir, 'masks', whiteoutMaskKey({storeDir, closure: closure.entries, execOnly: options.execOnly}));
     maskStatus = 'not built (dry run)';
+    binEntries = entriesWithBin(storeDir, closure.entries);
   } else {
     const mask = await ensureWhiteoutMask(cache, {storeDir, closure: closure.entries, execOnly: options.execOnly});
     maskDir = mask.dir;
     maskStatus = mask.status;
+    binEntries = mask.state.binEntries;
   }
+  const searchPath = closureSearchPath(closure.roots, binEntries);
   const layout = maskLayout(maskDir);
 
   const argv = launchArgv({

@@ -59,6 +59,13 @@ export const parseSetenv = (value: string): [string, string] => {
   return [name, value.slice(at + 1)];
 };
 
+/** The jail's PATH: the roots' bin directories first, then the rest of the closure's, sorted. */
+export const closureSearchPath = (roots: readonly string[], entriesWithBin: readonly string[]): string[] => {
+  const withBin = new Set(entriesWithBin);
+  const ordered = [...new Set([...roots.filter(root => withBin.has(root)), ...[...withBin].sort()])];
+  return ordered.map(name => `${JAIL_STORE}/${name}/bin`);
+};
+
 export interface EnvironmentRequest {
   host: Readonly<Record<string, string | undefined>>;
   path: readonly string[];

@@ -9,7 +9,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type {execaSync as ExecaSync} from 'execa';
 import {JailError, isErrno, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {
@@ -27,7 +26,7 @@ import {
 import {acquireLock} from './lock.js';
 import {planEntry} from './plan.js';
 import {assertOwned} from './safety.js';
-import {WhiteoutWriter, listDirectory} from './whiteout.js';
+import {WhiteoutWriter, listDirectory, readJournal} from './whiteout.js';
 
 /** How close to "now" a store change must be for its mtime to prove nothing (coarse clocks). */
 const RACY_WINDOW_NS = 2_000_000_000n;
@@ -87,6 +86,8 @@ const assertMaskOwned = (cache: MaskCache, maskDir: string): void => {
   assertOwned(layout.dir, cache.uid, 'mask');
   assertOwned(layout.layer, cache.uid, 'mask');
   assertOwned(layout.state, cache.uid, 'mask state');
+  // The journal decides which names a refresh skips, so it is as trusted as the layer.
+  assertOwned(layout.journal, cache.uid, 'mask journal');
 };
 
 /**
@@ -106,12 +107,14 @@ const scanInto = (
     const listing = request.countEntries ? listStore(request.storeDir) : listDirectory(request.storeDir);
     const total = Array.isArray(listing) ? listing.length : undefined;
     let done = 0;
-    for (const name of listing) {
-      const plan = planEntry(name, request.closure, hidden);
-      if (plan === 'show') seen.add(name);
-      else if (plan === 'hide') writer.add(name); // a name linked in an earlier round answers EEXIST
-      if ((++done & 0xfff) === 0) request.onProgress?.(done, total);
-    }
+    writer.linkAll(add => {
+      for (const name of listing) {
+        const plan = planEntry(name, request.closure, hidden);
+        if (plan === 'show') seen.add(name);
+        else if (plan === 'hide') add(name); // a name linked in an earlier round answers EEXIST
+        if ((++done & 0xfff) === 0) request.onProgress?.(done, total);
+      }
+    });
     request.onProgress?.(done, total);
     const after = statStore(request.storeDir);
     if (after.mtimeNs === before.mtimeNs || round >= 3) return {before, seen};
@@ -126,6 +129,16 @@ const assertClosurePresent = (request: MaskRequest, seen: Set<StoreEntryName>): 
   }
 };
 
+/** Closure entries with a `bin` directory: a stat per closure entry, paid only when building. */
+export const entriesWithBin = (storeDir: string, closure: Iterable<StoreEntryName>): string[] =>
+  [...closure].filter(name => {
+    try {
+      return fs.statSync(path.join(storeDir, name, 'bin')).isDirectory();
+    } catch {
+      return false;
+    }
+  }).sort();
+
 const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: number, previous?: MaskState): MaskState => {
   const now = new Date().toISOString();
   return {
@@ -135,6 +148,7 @@ const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: numbe
     execOnly: request.execOnly,
     closureSize: request.closure.size,
     whiteouts,
+    binEntries: entriesWithBin(request.storeDir, request.closure),
     store: storeStateOf(before),
     racy: isRacy(before),
     builtAt: previous?.builtAt ?? now,
@@ -142,15 +156,26 @@ const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: numbe
   };
 };
 
-const buildCold = (cache: MaskCache, key: string, request: MaskRequest, execaSync: typeof ExecaSync): {state: MaskState; added: number} => {
+const withJournal = <T>(file: string, body: (fd: number) => T): T => {
+  const fd = fs.openSync(file, 'a', 0o600);
+  try {
+    return body(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+};
+
+const buildCold = (cache: MaskCache, key: string, request: MaskRequest): {state: MaskState; added: number} => {
   const staging = path.join(cache.tmpDir(), `${key}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`);
   const layout = maskLayout(staging);
   try {
     fs.mkdirSync(staging, {mode: 0o700});
     fs.mkdirSync(layout.layer, {mode: 0o755});
     fs.mkdirSync(layout.merged, {mode: 0o700});
-    const writer = new WhiteoutWriter(layout.layer, layout.templates, execaSync);
-    const {before, seen} = scanInto(request, writer, new Set());
+    const {writer, before, seen} = withJournal(layout.journal, journal => {
+      const writer = new WhiteoutWriter(layout.layer, layout.templates, journal);
+      return {writer, ...scanInto(request, writer, new Set())};
+    });
     assertClosurePresent(request, seen);
     // Execute-only root: the jail can still resolve closure paths but cannot list the store.
     if (request.execOnly) fs.chmodSync(layout.layer, 0o111);
@@ -171,23 +196,15 @@ const buildCold = (cache: MaskCache, key: string, request: MaskRequest, execaSyn
   }
 };
 
-/**
- * The names a mask already hides. An execute-only root cannot be listed by a caller who is
- * not root; then every candidate is linked and the existing ones answer EEXIST.
- */
-const hiddenNames = (layer: string): Set<StoreEntryName> => {
-  try {
-    return new Set(fs.readdirSync(layer));
-  } catch (error) {
-    if (isErrno(error, 'EACCES')) return new Set();
-    throw new JailError('cache', `cannot list mask ${layer}: ${reason(error)}`);
-  }
-};
-
-const refresh = (maskDir: string, previous: MaskState, request: MaskRequest, execaSync: typeof ExecaSync): {state: MaskState; added: number} => {
+const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {state: MaskState; added: number} => {
   const layout = maskLayout(maskDir);
-  const writer = new WhiteoutWriter(layout.layer, layout.templates, execaSync);
-  const {before, seen} = scanInto(request, writer, hiddenNames(layout.layer));
+  // The journal, not a listing of the layer: reading it is cheaper, and an execute-only layer
+  // cannot be listed by its owner at all.
+  const hidden = readJournal(layout.journal);
+  const {writer, before, seen} = withJournal(layout.journal, journal => {
+    const writer = new WhiteoutWriter(layout.layer, layout.templates, journal);
+    return {writer, ...scanInto(request, writer, hidden)};
+  });
   assertClosurePresent(request, seen);
   const state = newState(request, before, previous.whiteouts + writer.count, previous);
   writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
@@ -248,7 +265,6 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     return result('cached', cached, 0);
   }
 
-  const {execaSync} = await import('execa');
   const lock = await acquireLock(cache.lockFile(key));
   try {
     removeAbandoned(cache, key);
@@ -256,14 +272,14 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     if (current) {
       assertMaskOwned(cache, maskDir);
       if (isFresh(current, statStore(request.storeDir))) return result('cached', current, 0);
-      const {state, added} = refresh(maskDir, current, request, execaSync);
+      const {state, added} = refresh(maskDir, current, request);
       return result('refreshed', state, added);
     }
     if (fs.existsSync(maskDir)) {
       // A mask directory without a readable state was not published by this tool.
       throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
     }
-    const {state, added} = buildCold(cache, key, request, execaSync);
+    const {state, added} = buildCold(cache, key, request);
     return result('built', state, added);
   } finally {
     lock.release();

@@ -6,6 +6,7 @@
  *   CACHE/masks/KEY/templates   whiteout templates the layer's entries are hard links of
  *   CACHE/masks/KEY/merged      an empty mount point for the overlay in a private namespace
  *   CACHE/masks/KEY/state.json  the store state the layer was last brought up to date with
+ *   CACHE/masks/KEY/hidden      the names the layer whites out, NUL-terminated, append-only
  *   CACHE/tmp/                  masks being built, renamed into masks/ when complete
  *   CACHE/locks/KEY.lock        one build or refresh of KEY at a time
  *   CACHE/closures/NAME.json    closures of store entries (immutable, so cached for good)
@@ -45,6 +46,8 @@ export interface MaskState {
   execOnly: boolean;
   closureSize: number;
   whiteouts: number;
+  /** Closure entries that have a bin directory (for the jail's PATH, without a stat each). */
+  binEntries: string[];
   store: StoreState;
   /** The store changed too close to the scan for its mtime to prove nothing came after. */
   racy: boolean;
@@ -69,7 +72,7 @@ export const maskKey = (spec: MaskSpec): string => {
     ino: spec.storeIno,
     execOnly: spec.execOnly,
   }));
-  for (const name of [...spec.closure].sort()) hash.update(`\0${name}`);
+  hash.update(`\0${[...spec.closure].sort().join('\0')}`);
   return hash.digest('hex').slice(0, 32);
 };
 
@@ -145,6 +148,7 @@ export const maskLayout = (maskDir: string) => ({
   templates: path.join(maskDir, 'templates'),
   merged: path.join(maskDir, 'merged'),
   state: path.join(maskDir, 'state.json'),
+  journal: path.join(maskDir, 'hidden'),
 });
 
 export const readMaskState = (file: string): MaskState | undefined => {

@@ -1,0 +1,251 @@
+/**
+ * The benchmark: mask builds on synthetic stores, and jail start-up against bubblewrap binding
+ * the whole store or every closure path. Run with `npm run bench` (as root); writes
+ * bench/results.md and prints the same tables.
+ *
+ *   --sizes 10000,100000,1000000   synthetic store sizes for the mask build table
+ *   --runs 15                      repetitions per start-up measurement (the median is shown)
+ *   --work DIR                     where synthetic stores and caches go (default /var/tmp/noj-bench)
+ *   --skip-real                    leave out the real Nix closure of ~1,000 paths
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {makeStore, settle, storeName, addEntries} from '../test/helpers/store.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'dist/src/cli.js');
+
+const option = (name: string, fallback: string): string => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1] ?? fallback;
+};
+const SIZES = option('sizes', '10000,100000,1000000').split(',').map(Number);
+const RUNS = Number(option('runs', '15'));
+const WORK = option('work', '/var/tmp/noj-bench');
+const SKIP_REAL = process.argv.includes('--skip-real');
+const FLOOR = path.join(WORK, 'link-floor');
+
+const ms = (ns: bigint): number => Number(ns) / 1e6;
+const fmt = (value: number): string => (value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+
+/** Wall time of one command, in ms; throws when it fails. */
+const timeOnce = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number => {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(command, args, {stdio: ['ignore', 'ignore', 'pipe'], env, maxBuffer: 64 << 20});
+  const elapsed = ms(process.hrtime.bigint() - start);
+  if (result.status !== 0) throw new Error(`${command} ${args.slice(0, 6).join(' ')}… exited ${result.status}: ${result.stderr}`);
+  return elapsed;
+};
+
+const timeMedian = (command: string, args: string[], env?: NodeJS.ProcessEnv): number => {
+  timeOnce(command, args, env); // warm the page cache and any mask
+  return median(Array.from({length: RUNS}, () => timeOnce(command, args, env)));
+};
+
+/** Peak resident memory (MB) and wall time (ms) of one command, through GNU time. */
+const measureWithTime = (args: string[]): {ms: number; peakMb: number; stdout: string} => {
+  const report = path.join(WORK, 'time.out');
+  const start = process.hrtime.bigint();
+  const stdout = execFileSync('/usr/bin/time', ['-f', '%M', '-o', report, ...args], {encoding: 'utf8', maxBuffer: 64 << 20});
+  const elapsed = ms(process.hrtime.bigint() - start);
+  return {ms: elapsed, peakMb: Number(fs.readFileSync(report, 'utf8').trim().split('\n').pop()) / 1024, stdout};
+};
+
+/** Whether a command lists a directory (getdents64 on it), seen through strace. */
+const readsDirectory = (args: string[], dir: string): boolean | undefined => {
+  if (spawnSync('sh', ['-c', 'command -v strace'], {stdio: 'ignore'}).status !== 0) return undefined;
+  const log = path.join(WORK, 'strace.out');
+  execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat,getdents64', '-o', log, ...args], {stdio: 'ignore'});
+  const lines = fs.readFileSync(log, 'utf8').split('\n');
+  const fds = new Set(lines.filter(line => line.includes(`openat(AT_FDCWD, "${dir}"`) && line.includes('O_DIRECTORY'))
+    .map(line => /= (\d+)$/.exec(line)?.[1]).filter(Boolean));
+  return lines.some(line => fds.has(/getdents64\((\d+),/.exec(line)?.[1] ?? '-'));
+};
+
+const lines: string[] = [];
+const out = (line = ''): void => {
+  lines.push(line);
+  console.log(line);
+};
+
+const machine = (): void => {
+  const version = (command: string, args: string[]): string => {
+    try {
+      return execFileSync(command, args, {encoding: 'utf8'}).trim().split('\n')[0]!;
+    } catch {
+      return 'not found';
+    }
+  };
+  out(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+    `Linux ${os.release()}; ${findmntType(WORK)} at ${WORK}; node ${process.version}; ${version('bwrap', ['--version'])}; ${version('nix-store', ['--version'])}; ` +
+    `${new Date().toISOString().slice(0, 10)}; median of ${RUNS} runs for start-up times.`);
+  out();
+};
+
+const findmntType = (dir: string): string => {
+  try {
+    return execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', dir], {encoding: 'utf8'}).trim();
+  } catch {
+    return 'unknown fs';
+  }
+};
+
+/** A synthetic store of `size` entries, made once and kept for later runs. */
+const syntheticStore = (size: number): {dir: string; names: string[]} => {
+  const dir = path.join(WORK, `store-${size}`);
+  const marker = path.join(WORK, `store-${size}.done`);
+  if (!fs.existsSync(marker)) {
+    fs.rmSync(dir, {recursive: true, force: true});
+    console.error(`making a synthetic store of ${size} entries in ${dir}…`);
+    makeStore(dir, size, `bench-${size}`);
+    fs.writeFileSync(marker, '');
+  }
+  return {dir, names: Array.from({length: size}, (_, index) => storeName(`bench-${size}`, index))};
+};
+
+const writeClosure = (file: string, names: readonly string[]): string => {
+  fs.writeFileSync(file, names.map(name => `/nix/store/${name}\n`).join(''));
+  return file;
+};
+
+const buildTable = (): void => {
+  out('### Mask build (whiteout mode)');
+  out();
+  out('| store entries | link() floor (C) | cold build | cold / floor | warm lookup | reads store dir when warm | refresh after 1,000 new | refresh / cold | peak memory |');
+  out('| ---: | ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |');
+  for (const size of SIZES) {
+    const store = syntheticStore(size);
+    settle(store.dir);
+    const closure = store.names.slice(0, 10);
+    const closureFile = writeClosure(path.join(WORK, `closure-${size}.txt`), closure);
+    const hide = fs.readdirSync(store.dir).filter(name => !closure.includes(name));
+
+    // The floor: a C loop of link() over the same entries, into a fresh directory.
+    const floorDir = path.join(WORK, 'floor');
+    fs.rmSync(floorDir, {recursive: true, force: true});
+    fs.mkdirSync(path.join(floorDir, 'layer'), {recursive: true});
+    fs.mkdirSync(path.join(floorDir, 'templates'));
+    const namesFile = path.join(WORK, 'names.txt');
+    fs.writeFileSync(namesFile, `${hide.join('\n')}\n`);
+    const floorStart = process.hrtime.bigint();
+    execFileSync('sh', ['-c', `"${FLOOR}" "$1" "$2" < "$3"`, 'sh', path.join(floorDir, 'layer'), path.join(floorDir, 'templates'), namesFile]);
+    const floor = ms(process.hrtime.bigint() - floorStart);
+    fs.rmSync(floorDir, {recursive: true, force: true});
+
+    const cache = path.join(WORK, `cache-${size}`);
+    fs.rmSync(cache, {recursive: true, force: true});
+    const args = [process.execPath, CLI, 'build', '--json', '--store', store.dir, '--closure-file', closureFile, '--cache-dir', cache];
+    const cold = measureWithTime(args);
+    if (JSON.parse(cold.stdout).status !== 'built') throw new Error('cold build did not build');
+    const warm = median(Array.from({length: RUNS}, () => timeOnce(args[0]!, args.slice(1))));
+    const reads = readsDirectory(args, store.dir);
+    addEntries({dir: store.dir, names: store.names}, 1000, `bench-new-${Date.now()}`);
+    const refresh = measureWithTime(args);
+    const refreshed = JSON.parse(refresh.stdout) as {status: string; added: number};
+    if (refreshed.status !== 'refreshed' || refreshed.added !== 1000) throw new Error(`refresh: ${refresh.stdout}`);
+    out(`| ${size.toLocaleString('en')} | ${fmt(floor)} ms | ${fmt(cold.ms)} ms | ${(cold.ms / floor).toFixed(2)}× | ${fmt(warm)} ms | ${reads === undefined ? 'n/a (no strace)' : reads ? 'yes' : 'no'} | ${fmt(refresh.ms)} ms | ${(100 * refresh.ms / cold.ms).toFixed(0)}% | ${cold.peakMb.toFixed(0)} MB |`);
+    fs.rmSync(cache, {recursive: true, force: true});
+  }
+  out();
+};
+
+/** bubblewrap with the same sandbox as exec, binding the store in one of the two old ways. */
+const bwrapBaseline = (binds: string[], program: string[]): string[] => [
+  '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
+  '--die-with-parent', '--cap-drop', 'ALL', ...binds, '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+  '--clearenv', '--setenv', 'PATH', '/nix/store/x/bin', '--', ...program,
+];
+
+const startupRow = (label: string, storeDir: string, closureNames: string[], program: string[], execArgs: string[]): void => {
+  const whole = timeMedian('bwrap', bwrapBaseline(['--ro-bind', storeDir, '/nix/store'], program));
+  const perPathBinds = closureNames.flatMap(name => ['--ro-bind', path.join(storeDir, name), `/nix/store/${name}`]);
+  let perPath: string;
+  try {
+    perPath = `${fmt(timeMedian('bwrap', bwrapBaseline(perPathBinds, program)))} ms`;
+  } catch (error) {
+    perPath = /argument/i.test(String(error)) || perPathBinds.length > 9000 ? 'refused (argument limit)' : `failed: ${String(error).slice(0, 60)}`;
+  }
+  const ours = timeMedian(process.execPath, [CLI, 'exec', ...execArgs, '--', ...program]);
+  const node = timeMedian(process.execPath, ['-e', '0']);
+  const perPathMs = Number.parseFloat(perPath);
+  out(`| ${label} | ${fmt(ours)} ms | ${fmt(whole)} ms | ${perPath} | ${Number.isNaN(perPathMs) ? '—' : `${(perPathMs / ours).toFixed(1)}×`} | ${fmt(node)} ms | ${(ours / (node + whole)).toFixed(2)}× |`);
+};
+
+const startupTable = (): void => {
+  const size = 100_000;
+  const store = syntheticStore(size);
+  // The program: the static busybox, installed as one entry of the synthetic store.
+  const busyboxEntry = `${'b'.repeat(32)}-busybox`;
+  const busyboxDir = path.join(store.dir, busyboxEntry, 'bin');
+  if (!fs.existsSync(path.join(busyboxDir, 'busybox'))) {
+    fs.mkdirSync(busyboxDir, {recursive: true});
+    fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(busyboxDir, 'busybox'));
+    fs.chmodSync(path.join(busyboxDir, 'busybox'), 0o755);
+  }
+  settle(store.dir);
+  const program = [`/nix/store/${busyboxEntry}/bin/busybox`, 'true'];
+  out(`### Jail start-up, \`exec -- true\`, synthetic store of ${size.toLocaleString('en')} entries (warm mask)`);
+  out();
+  out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
+  out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const count of [10, 100, 1000, 5000]) {
+    const closure = [busyboxEntry, ...store.names.slice(0, count - 1)];
+    const file = writeClosure(path.join(WORK, `exec-closure-${count}.txt`), closure);
+    const cache = path.join(WORK, 'cache-exec');
+    startupRow(String(count), store.dir, closure, program, ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]);
+  }
+  out();
+};
+
+/** A real Nix closure of about 1,000 paths: one derivation referencing 1,000 builtins.toFile paths. */
+const realTable = (): void => {
+  const env = {...process.env, ...(process.env['NIX_REMOTE'] ? {} : {NIX_REMOTE: 'local'})};
+  const tree = path.join(WORK, 'busybox-src');
+  fs.mkdirSync(path.join(tree, 'bin'), {recursive: true});
+  fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(tree, 'bin', 'busybox'));
+  const busybox = execFileSync('nix-store', ['--add', tree], {encoding: 'utf8', env}).trim();
+  const expression = path.join(WORK, 'thousand.nix');
+  fs.writeFileSync(expression, `
+    let bb = builtins.storePath "${busybox}";
+        files = builtins.genList (i: builtins.toFile "noj-bench-file-\${toString i}" "file \${toString i}") 999;
+    in derivation {
+      name = "noj-bench-thousand"; system = builtins.currentSystem; builder = "\${bb}/bin/busybox";
+      args = [ "sh" "-c" "\${bb}/bin/busybox mkdir -p $out/bin && \${bb}/bin/busybox ln -s \${bb}/bin/busybox $out/bin/true && echo $files > $out/refs" ];
+      files = builtins.concatStringsSep " " files;
+    }`);
+  const app = execFileSync('nix-build', [expression, '--no-out-link'], {encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore']}).trim();
+  const closure = execFileSync('nix-store', ['-qR', app], {encoding: 'utf8', env}).trim().split('\n').map(entry => path.basename(entry));
+  const cache = path.join(WORK, 'cache-real');
+  fs.rmSync(cache, {recursive: true, force: true});
+  const cold = timeOnce(process.execPath, [CLI, 'exec', '--cache-dir', cache, '--', `${app}/bin/true`], env);
+  out(`### Real Nix closure of ${closure.length} paths (host store: ${fs.readdirSync('/nix/store').length} entries)`);
+  out();
+  out(`First \`exec\` (nix-store -qR, mask build, jail): ${fmt(cold)} ms. Warm:`);
+  out();
+  out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
+  out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  process.env['NIX_REMOTE'] = env['NIX_REMOTE'];
+  startupRow(String(closure.length), '/nix/store', closure, [`/nix/store/${path.basename(app)}/bin/true`], ['--cache-dir', cache]);
+  out();
+};
+
+const main = (): void => {
+  if (process.getuid?.() !== 0) throw new Error('run the benchmark as root (it mounts overlays)');
+  fs.mkdirSync(WORK, {recursive: true, mode: 0o700});
+  execFileSync('cc', ['-O2', '-o', FLOOR, path.join(ROOT, 'scripts/bench/link-floor.c')]);
+  machine();
+  buildTable();
+  startupTable();
+  if (!SKIP_REAL) realTable();
+  fs.mkdirSync(path.join(ROOT, 'bench'), {recursive: true});
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), `# Benchmark results\n\nWritten by \`npm run bench\`.\n\n${lines.join('\n')}\n`);
+};
+
+main();
