@@ -12,9 +12,9 @@ import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
 import {ensureWhiteoutMask, entriesWithBin, whiteoutMaskKey} from '../mask/build.js';
-import {MaskCache, defaultCacheDir, maskLayout} from '../mask/cache.js';
+import {MaskCache, defaultCacheDir, maskLayout, readMaskState} from '../mask/cache.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
-import {chooseStrategy, launchArgv, type Strategy, type StrategyChoice} from '../mount/strategy.js';
+import {chooseStrategy, launchArgv, MOUNT_FAILED, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import {JAIL_STORE, storePrefixes} from '../store.js';
 
 export interface ExecOptions {
@@ -43,7 +43,7 @@ export interface ExecPlan {
   strategy: Strategy;
   mode: 'whiteout';
   maskDir: string;
-  maskStatus: 'cached' | 'refreshed' | 'built' | 'not built (dry run)';
+  maskStatus: string;
 }
 
 const STATUS_FD = 3;
@@ -124,7 +124,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   let binEntries: string[];
   if (cache === undefined) {
     maskDir = path.join(cacheDir, 'masks', whiteoutMaskKey({storeDir, closure: closure.entries, execOnly: options.execOnly}));
-    maskStatus = 'not built (dry run)';
+    maskStatus = readMaskState(maskLayout(maskDir).state) ? 'built earlier (a real run refreshes it)' : 'not built yet (a real run builds it)';
     binEntries = entriesWithBin(storeDir, closure.entries);
   } else {
     const mask = await ensureWhiteoutMask(cache, {storeDir, closure: closure.entries, execOnly: options.execOnly});
@@ -156,13 +156,21 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   return {argv, strategy, mode: 'whiteout', maskDir, maskStatus};
 };
 
+/** What to tell the user when the jail never started; the failing program printed its own line above. */
+const startFailure = (strategy: Strategy, exitCode: number): string => {
+  if (strategy !== 'bwrap' && exitCode === MOUNT_FAILED) {
+    return strategy === 'userns'
+      ? 'cannot mount the overlay in a user namespace (see above): this needs Linux 5.11 or later; run as root, or install bubblewrap 0.9 or later'
+      : 'cannot mount the overlay (see above): check that the kernel has overlayfs (modprobe overlay)';
+  }
+  return `the jail did not start (${strategy === 'bwrap' ? 'bwrap' : `${strategy} mount`}, exit ${exitCode}): see the message above`;
+};
+
 export const execCommand = async (options: ExecOptions): Promise<number> => {
   const plan = await planExec(options);
   const {runJail} = await import('../jail/run.js');
   const outcome = await runJail(plan.argv, STATUS_FD);
-  if (!outcome.started) {
-    throw new JailError('mount', `the jail did not start (${plan.strategy} mount, exit ${outcome.exitCode}): see the message above`, EXIT_TOOL_FAILURE);
-  }
+  if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
   return outcome.exitCode;
 };
 

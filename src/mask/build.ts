@@ -201,10 +201,20 @@ const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {s
   // The journal, not a listing of the layer: reading it is cheaper, and an execute-only layer
   // cannot be listed by its owner at all.
   const hidden = readJournal(layout.journal);
-  const {writer, before, seen} = withJournal(layout.journal, journal => {
-    const writer = new WhiteoutWriter(layout.layer, layout.templates, journal);
-    return {writer, ...scanInto(request, writer, hidden)};
-  });
+  // An execute-only root (0111) cannot be written even by its owner. Write-and-search (0311)
+  // is enough to link into it and still not enough to list it, and the overlay is read-only,
+  // so a jail running on this mask meanwhile gains nothing.
+  if (previous.execOnly) fs.chmodSync(layout.layer, 0o311);
+  let scanned;
+  try {
+    scanned = withJournal(layout.journal, journal => {
+      const writer = new WhiteoutWriter(layout.layer, layout.templates, journal);
+      return {writer, ...scanInto(request, writer, hidden)};
+    });
+  } finally {
+    if (previous.execOnly) fs.chmodSync(layout.layer, 0o111);
+  }
+  const {writer, before, seen} = scanned;
   assertClosurePresent(request, seen);
   const state = newState(request, before, previous.whiteouts + writer.count, previous);
   writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);

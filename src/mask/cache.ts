@@ -18,7 +18,7 @@ import path from 'node:path';
 import {JailError, reason} from '../errors.js';
 import {assertOwned, assertSafeAncestors} from './safety.js';
 
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2;
 const TAG_FILE = 'CACHEDIR.TAG';
 const TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a cache of nix-overlay-jail masks.\n';
 

@@ -18,7 +18,9 @@ import {assertPlainLayerPath, overlayOptions} from './options.js';
 export type Strategy = 'root' | 'userns' | 'bwrap';
 export type StrategyChoice = Strategy | 'auto';
 
-export const MOUNT_SCRIPT = 'mount -t overlay -o "$1" overlay "$2" || exit 125; shift 2; exec "$@"';
+/** The launch script's exit status when the overlay mount itself failed. */
+export const MOUNT_FAILED = 125;
+export const MOUNT_SCRIPT = `mount -t overlay -o "$1" overlay "$2" || exit ${MOUNT_FAILED}; shift 2; exec "$@"`;
 
 export interface Capabilities {
   isRoot: boolean;

@@ -88,9 +88,17 @@ export const runAsUser = (args: readonly string[], options: RunOptions = {}): Ru
   return {status: result.status ?? -1, signal: result.signal, stdout: result.stdout, stderr: result.stderr};
 };
 
-/** A fresh temporary directory that the test user can use too (for caches and stores). */
+const made: string[] = [];
+process.on('exit', () => {
+  // Tests leave nothing behind: caches, synthetic stores and package copies all go.
+  for (const dir of made) fs.rmSync(dir, {recursive: true, force: true});
+  if (userPackage !== undefined && userPackage !== ROOT) fs.rmSync(userPackage, {recursive: true, force: true});
+});
+
+/** A fresh temporary directory, removed when the tests end; `owner` may be the test user. */
 export const tempDir = (prefix: string, owner?: string): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `noj-${prefix}-`));
+  made.push(dir);
   if (owner !== undefined) execFileSync('chown', [owner, dir]);
   return dir;
 };

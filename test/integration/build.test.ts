@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mergedListing, run, tempDir} from '../helpers/cli.js';
-import {missing, when} from '../helpers/env.js';
+import {baseNames, CLI, mergedListing, run, runAsUser, tempDir} from '../helpers/cli.js';
+import {missing, TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture, nixEnv} from '../helpers/nix.js';
 import {addEntries, closureFile, makeStore} from '../helpers/store.js';
 
@@ -193,7 +193,50 @@ rootTest('should never publish half a mask when a build is killed, and recover o
   fs.rmSync(dir, {recursive: true, force: true});
 });
 
+rootTest('should refresh from its journal even when whiteouts were linked but never journalled', () => {
+  const dir = tempDir('journal');
+  const store = makeStore(path.join(dir, 'store'), 300);
+  const closure = store.names.slice(0, 3);
+  const args = ['--cache-dir', path.join(dir, 'cache'), '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const first = buildJson(args);
+  // As if a refresh had died between its links and its journal write.
+  fs.truncateSync(path.join(path.dirname(first.mask), 'hidden'), 0);
+  const added = addEntries(store, 7);
+  const second = buildJson(args);
+  assert.is(second.status, 'refreshed');
+  assert.is(second.added, 7, 'only the new entries count as added; the others answer EEXIST');
+  assert.equal(mergedListing(second.mask, store.dir), ['.', '..', ...closure].sort());
+  assert.not.ok(mergedListing(second.mask, store.dir).includes(added[0]!));
+});
+
 synthetic.run();
+
+// ---
+
+const owner = suite('build as an ordinary user');
+const ownerTest = when(owner, missing('test-user'));
+
+ownerTest('should refresh an execute-only mask its owner cannot list', () => {
+  const dir = tempDir('user-execonly');
+  fs.chmodSync(dir, 0o755);
+  const store = makeStore(path.join(dir, 'store'), 100);
+  fs.chmodSync(store.dir, 0o755);
+  const closure = store.names.slice(0, 2);
+  const cache = tempDir('user-cache', TEST_USER);
+  const args = ['build', '--json', '--exec-only', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const first = runAsUser(args);
+  assert.is(first.status, 0, first.stderr);
+  const mask = (JSON.parse(first.stdout) as BuildReport).mask;
+  const added = addEntries(store, 5);
+  const second = runAsUser(args);
+  assert.is(second.status, 0, second.stderr);
+  assert.equal(JSON.parse(second.stdout).added, 5);
+  const listing = mergedListing(mask, store.dir);
+  assert.equal(listing, ['.', '..', ...closure].sort());
+  assert.not.ok(listing.includes(added[4]!));
+});
+
+owner.run();
 
 function childProcess(command: string, args: string[]): string {
   return execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});

@@ -84,25 +84,27 @@ for (const caller of callers) {
     assert.is(exec(['--', sh(), '-c', 'kill -TERM $$']).status, 128 + 15);
   });
 
-  jailTest('should deliver SIGTERM sent to the tool to the program', async () => {
-    const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c',
-      'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done']);
-    let stdout = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`program never became ready: ${stdout}`)), 30_000);
-      child.stdout!.on('data', chunk => {
-        stdout += chunk;
-        if (stdout.includes('ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    jailTest(`should deliver ${signal} sent to the tool to the program`, async () => {
+      const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c',
+        `trap "echo got-${signal}; exit 42" ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`]);
+      let stdout = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`program never became ready: ${stdout}`)), 30_000);
+        child.stdout!.on('data', chunk => {
+          stdout += chunk;
+          if (stdout.includes('ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
       });
+      child.kill(signal);
+      const code = await new Promise(resolve => child.on('close', resolve));
+      assert.is(code, 42);
+      assert.match(stdout, new RegExp(`got-${signal}`));
     });
-    child.kill('SIGTERM');
-    const code = await new Promise(resolve => child.on('close', resolve));
-    assert.is(code, 42);
-    assert.match(stdout, /got-term/);
-  });
+  }
 
   jailTest('should pass arguments byte for byte, with no shell in between', () => {
     const args = ['with space', "'single'", '"double"', '$(id -u)', '`id`', 'line1\nline2', '', '*', '--', '\\back'];
@@ -160,6 +162,22 @@ for (const caller of callers) {
 
   jail.run();
 }
+
+// ---
+
+const faults = suite('exec when the system is missing something');
+const faultTest = when(faults, missing('root', 'nix', 'bwrap'));
+
+faultTest('should say the overlay mount failed, and what to check, when mount refuses', () => {
+  const dir = tempDir('fake-mount');
+  fs.writeFileSync(path.join(dir, 'mount'), '#!/bin/sh\necho "mount: refused by the test" >&2\nexit 32\n', {mode: 0o755});
+  const result = run(['exec', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'true'],
+    {env: {...nixEnv(), PATH: `${dir}:${process.env['PATH']}`}});
+  assert.is(result.status, 125);
+  assert.match(result.stderr, /mount: refused by the test\nnix-overlay-jail: cannot mount the overlay \(see above\)/);
+});
+
+faults.run();
 
 // ---
 
