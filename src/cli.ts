@@ -3,7 +3,9 @@
  * argv → command. The only module that prints and exits: every command is a function that
  * takes typed options and returns data or throws a JailError.
  */
+import path from 'node:path';
 import process from 'node:process';
+import {fileURLToPath} from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
 
@@ -33,7 +35,8 @@ interface Command {
   flags: Flags;
   stopAtFirstOperand?: boolean;
   passThrough?: string[];
-  run: (flags: Record<string, unknown>, operands: string[]) => Promise<number>;
+  /** `options` are the normalised option words (`--name=value`), for commands that pass them on. */
+  run: (flags: Record<string, unknown>, operands: string[], options: string[]) => Promise<number>;
 }
 
 const closureFlags: Flags = {
@@ -48,6 +51,20 @@ const maskFlags: Flags = {
   execOnly: {type: 'boolean', default: false},
 };
 
+const execFlags: Flags = {
+  ...closureFlags,
+  ...maskFlags,
+  mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']},
+  shareNet: {type: 'boolean', default: false},
+  setenv: {type: 'string', isMultiple: true},
+  keepEnv: {type: 'string', isMultiple: true},
+  bind: {type: 'string', isMultiple: true},
+  roBind: {type: 'string', isMultiple: true},
+  chdir: {type: 'string'},
+  bwrapArg: {type: 'string', isMultiple: true},
+  dryRun: {type: 'boolean', default: false},
+};
+
 const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 
 const closureRequest = (flags: Record<string, unknown>, operands: string[]) => ({
@@ -55,6 +72,26 @@ const closureRequest = (flags: Record<string, unknown>, operands: string[]) => (
   roots: [...operands, ...asStrings(flags['also'])],
   closureFiles: asStrings(flags['closureFile']),
   graphs: asStrings(flags['graph']),
+});
+
+const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
+  argv: operands,
+  storeDir: String(flags['store']),
+  also: asStrings(flags['also']),
+  closureFiles: asStrings(flags['closureFile']),
+  graphs: asStrings(flags['graph']),
+  cacheDir: flags['cacheDir'] as string | undefined,
+  execOnly: Boolean(flags['execOnly']),
+  mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
+  shareNet: Boolean(flags['shareNet']),
+  setenv: asStrings(flags['setenv']),
+  keepEnv: asStrings(flags['keepEnv']),
+  bind: asStrings(flags['bind']),
+  roBind: asStrings(flags['roBind']),
+  chdir: flags['chdir'] as string | undefined,
+  bwrapArg: asStrings(flags['bwrapArg']),
+  dryRun: Boolean(flags['dryRun']),
+  env: process.env,
 });
 
 /** A progress bar on standard error, only when it is a terminal and the scan is long. */
@@ -164,42 +201,12 @@ ${MASK_HELP}
   Examples
     $ nix-overlay-jail exec -- hello --greeting "hi there"
     $ nix-overlay-jail exec --exec-only --ro-bind ~/data:/data -- jq . /data/x.json`,
-    flags: {
-      ...closureFlags,
-      ...maskFlags,
-      mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']},
-      shareNet: {type: 'boolean', default: false},
-      setenv: {type: 'string', isMultiple: true},
-      keepEnv: {type: 'string', isMultiple: true},
-      bind: {type: 'string', isMultiple: true},
-      roBind: {type: 'string', isMultiple: true},
-      chdir: {type: 'string'},
-      bwrapArg: {type: 'string', isMultiple: true},
-      dryRun: {type: 'boolean', default: false},
-    },
+    flags: execFlags,
     stopAtFirstOperand: true,
     passThrough: ['bwrap-arg'],
     run: async (flags, operands) => {
       const {execCommand, planExec} = await import('./commands/exec.js');
-      const options = {
-        argv: operands,
-        storeDir: String(flags['store']),
-        also: asStrings(flags['also']),
-        closureFiles: asStrings(flags['closureFile']),
-        graphs: asStrings(flags['graph']),
-        cacheDir: flags['cacheDir'] as string | undefined,
-        execOnly: Boolean(flags['execOnly']),
-        mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
-        shareNet: Boolean(flags['shareNet']),
-        setenv: asStrings(flags['setenv']),
-        keepEnv: asStrings(flags['keepEnv']),
-        bind: asStrings(flags['bind']),
-        roBind: asStrings(flags['roBind']),
-        chdir: flags['chdir'] as string | undefined,
-        bwrapArg: asStrings(flags['bwrapArg']),
-        dryRun: Boolean(flags['dryRun']),
-        env: process.env,
-      };
+      const options = execOptions(flags, operands);
       if (options.dryRun) {
         const plan = await planExec(options);
         process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);
@@ -207,6 +214,101 @@ ${MASK_HELP}
         return 0;
       }
       return execCommand(options);
+    },
+  },
+  doctor: {
+    summary: 'check everything exec depends on, and say what to do about what is missing',
+    usage: 'nix-overlay-jail doctor [options]',
+    body: `
+  One line per check: ok, warning or failure, and what to do. Overlay mounts, user
+  namespaces and whiteouts are tried for real in throw-away directories and namespaces.
+  Exits 0 when exec can work here for this user.
+
+    --cache-dir DIR          the cache directory to check (default as for build)
+    --store DIR              the store to check (default /nix/store)
+    --json                   print a JSON report`,
+    flags: {cacheDir: {type: 'string'}, store: {type: 'string', default: '/nix/store'}, json: {type: 'boolean', default: false}},
+    run: async flags => {
+      const {doctor} = await import('./commands/doctor.js');
+      const report = await doctor({cacheDir: flags['cacheDir'] as string | undefined, storeDir: String(flags['store'])});
+      if (flags['json']) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        for (const check of report.checks) process.stdout.write(`${check.status.padEnd(8)} ${check.name}: ${check.detail}\n`);
+        process.stdout.write(report.canExec ? `exec can work here (mounting: ${report.strategy})\n` : 'exec cannot work here: see the failures above\n');
+      }
+      return report.canExec ? 0 : 1;
+    },
+  },
+  gc: {
+    summary: 'remove cached masks that are old or over a size limit (never one in use)',
+    usage: 'nix-overlay-jail gc [options]',
+    body: `
+    --max-age AGE            remove masks not used for AGE (default 30d; s, m, h, d, w)
+    --max-size SIZE          then remove the least recently used until the cache is under
+                             SIZE (such as 500M or 2G)
+    --cache-dir DIR          the cache directory (default as for build); gc refuses a
+                             directory nix-overlay-jail did not make
+    --dry-run                list what would be removed, remove nothing
+    --json                   print a JSON report`,
+    flags: {
+      maxAge: {type: 'string', default: '30d'},
+      maxSize: {type: 'string'},
+      cacheDir: {type: 'string'},
+      dryRun: {type: 'boolean', default: false},
+      json: {type: 'boolean', default: false},
+    },
+    run: async flags => {
+      const {gcCommand, parseGcLimits} = await import('./commands/gc.js');
+      const report = await gcCommand({
+        cacheDir: flags['cacheDir'] as string | undefined,
+        ...parseGcLimits(String(flags['maxAge']), flags['maxSize'] as string | undefined),
+        dryRun: Boolean(flags['dryRun']),
+      });
+      if (flags['json']) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        const verb = report.dryRun ? 'would remove' : 'removed';
+        for (const entry of report.removed) process.stdout.write(`${verb} ${entry.key} (${entry.reason}, last used ${entry.lastUsed}, ${entry.bytes} bytes)\n`);
+        for (const key of report.inUse) process.stdout.write(`kept ${key}: in use by a running jail\n`);
+        process.stdout.write(`${verb} ${report.removed.length} mask(s), ${report.freedBytes} bytes; ${report.kept} kept\n`);
+      }
+      return 0;
+    },
+  },
+  wrap: {
+    summary: 'write a launcher that runs a command jailed, for PATH or a desktop file',
+    usage: 'nix-overlay-jail wrap --out FILE [exec options] COMMAND [ARG...]',
+    body: `
+  COMMAND is resolved now to its store path, which the launcher runs through
+  nix-overlay-jail exec with the given options and then its own arguments.
+
+    --out FILE               where to write the launcher (made executable)
+    --force                  replace FILE if it exists
+    (every option of exec)
+
+  Example
+    $ nix-overlay-jail wrap --out ~/bin/hello --exec-only hello`,
+    flags: {...execFlags, out: {type: 'string'}, force: {type: 'boolean', default: false}},
+    stopAtFirstOperand: true,
+    passThrough: ['bwrap-arg'],
+    run: async (flags, operands, options) => {
+      const {wrapCommand} = await import('./commands/wrap.js');
+      const {resolveCommand} = await import('./commands/exec.js');
+      if (flags['out'] === undefined) throw new JailError('usage', 'wrap needs --out FILE');
+      const [command, ...args] = operands;
+      if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
+      const {jailPath} = resolveCommand(command, path.resolve(String(flags['store'])), process.env['PATH']);
+      const out = wrapCommand({
+        out: String(flags['out']),
+        force: Boolean(flags['force']),
+        execOptions: options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)),
+        command: [jailPath, ...args],
+        node: process.execPath,
+        cli: fileURLToPath(import.meta.url),
+      });
+      process.stdout.write(`${out}\n`);
+      return 0;
     },
   },
 };
@@ -262,7 +364,7 @@ const main = async (argv: string[]): Promise<number> => {
     await showHelpOrVersion(help, [wants === '-h' ? '--help' : wants]);
     return 0;
   }
-  return command.run(parseFlags(options, command.flags), operands);
+  return command.run(parseFlags(options, command.flags), operands, options);
 };
 
 main(process.argv.slice(2)).then(

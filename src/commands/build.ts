@@ -1,6 +1,7 @@
 import {computeClosure, type Closure, type ClosureRequest} from '../closure/index.js';
 import {ensureWhiteoutMask, type Mask} from '../mask/build.js';
 import {MaskCache, defaultCacheDir} from '../mask/cache.js';
+import {recordUse} from '../mask/usage.js';
 
 export interface MaskOptions {
   cacheDir?: string | undefined;
@@ -26,6 +27,7 @@ export const maskForClosure = async (closure: Closure, options: MaskOptions): Pr
     // With a progress bar the store is listed up front, so the bar knows its total.
     countEntries: options.onProgress !== undefined,
   });
+  recordUse(mask.dir);
   return {mask, cacheDir: cache.dir};
 };
 

@@ -13,6 +13,7 @@ import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
 import {ensureWhiteoutMask, entriesWithBin, whiteoutMaskKey} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, maskLayout, readMaskState} from '../mask/cache.js';
+import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import {JAIL_STORE, storePrefixes} from '../store.js';
@@ -40,6 +41,8 @@ export interface ExecOptions {
 
 export interface ExecPlan {
   argv: string[];
+  key: string;
+  cacheDir: string;
   strategy: Strategy;
   mode: 'whiteout';
   maskDir: string;
@@ -49,7 +52,7 @@ export interface ExecPlan {
 const STATUS_FD = 3;
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
-const resolveCommand = (command: string, storeDir: string, searchPath: string | undefined) => {
+export const resolveCommand = (command: string, storeDir: string, searchPath: string | undefined) => {
   const prefixes = storePrefixes(storeDir);
   const given = command.includes('/') ? command : findCommand(command, searchPath);
   let resolved;
@@ -153,7 +156,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       statusFd: STATUS_FD,
     },
   });
-  return {argv, strategy, mode: 'whiteout', maskDir, maskStatus};
+  return {argv, key: path.basename(maskDir), cacheDir, strategy, mode: 'whiteout', maskDir, maskStatus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -167,10 +170,21 @@ const startFailure = (strategy: Strategy, exitCode: number): string => {
 };
 
 export const execCommand = async (options: ExecOptions): Promise<number> => {
-  const plan = await planExec(options);
-  const {runJail} = await import('../jail/run.js');
-  const outcome = await runJail(plan.argv, STATUS_FD);
-  if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
-  return outcome.exitCode;
+  // Register on the mask so gc leaves it alone; if gc removed it since it was looked up,
+  // look it up (build it) again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const plan = await planExec(options);
+    const registration = await registerJail(MaskCache.open(plan.cacheDir), plan.key);
+    if (registration === undefined) continue;
+    try {
+      const {runJail} = await import('../jail/run.js');
+      const outcome = await runJail(plan.argv, STATUS_FD);
+      if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
+      return outcome.exitCode;
+    } finally {
+      registration.release();
+    }
+  }
+  throw new JailError('cache', 'the mask kept disappearing while starting the jail (is gc running in a loop?)');
 };
 

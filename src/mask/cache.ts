@@ -124,6 +124,26 @@ export class MaskCache {
     return cache;
   }
 
+  /**
+   * Open a cache directory that must already exist and carry this tool's tag: for commands
+   * that delete (gc), which must never touch a directory the tool did not make.
+   */
+  static existing(dir: string, uid = process.getuid?.() ?? 0): MaskCache {
+    const absolute = path.resolve(dir);
+    let tag = '';
+    try {
+      tag = fs.readFileSync(path.join(absolute, TAG_FILE), 'utf8');
+    } catch {
+      // handled below
+    }
+    if (!tag.includes('nix-overlay-jail')) {
+      throw new JailError('cache', `refusing ${absolute}: it is not a cache directory made by nix-overlay-jail (no ${TAG_FILE} of its own)`);
+    }
+    assertSafeAncestors(absolute, uid);
+    assertOwned(absolute, uid, 'cache directory');
+    return new MaskCache(absolute, uid);
+  }
+
   maskDir(key: string): string {
     return path.join(this.dir, 'masks', key);
   }

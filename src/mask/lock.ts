@@ -18,7 +18,11 @@ const processStartTime = (pid: number): string | undefined => {
   }
 };
 
-const holderIsAlive = (content: string): boolean => {
+/** This process as `pid starttime`: what locks and jail registrations record. */
+export const processIdentity = (): string => `${process.pid} ${processStartTime(process.pid) ?? ''}`;
+
+/** Whether the process a `pid starttime` record names is still running. */
+export const holderIsAlive = (content: string): boolean => {
   const [pidText, startTime] = content.trim().split(' ');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -30,7 +34,7 @@ export interface Lock {
 }
 
 export const acquireLock = async (file: string, timeoutMs = 10 * 60_000): Promise<Lock> => {
-  const identity = `${process.pid} ${processStartTime(process.pid) ?? ''}\n`;
+  const identity = `${processIdentity()}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {

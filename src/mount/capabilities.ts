@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {JailError} from '../errors.js';
 
-const readSysctl = (name: string): string | undefined => {
+export const readSysctl = (name: string): string | undefined => {
   try {
     return fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim();
   } catch {

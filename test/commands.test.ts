@@ -1,0 +1,38 @@
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {parseGcLimits} from '../src/commands/gc.js';
+import {launcherScript, shellQuote} from '../src/commands/wrap.js';
+
+const wrap = suite('launcher script');
+
+wrap('should quote every word so sh passes it through unchanged', () => {
+  assert.is(shellQuote("it's $(here)"), `'it'\\''s $(here)'`);
+  const script = launcherScript('/usr/bin/node', '/opt/noj/cli.js', ['--exec-only', '--setenv=A=b c'], ['/nix/store/x-hello/bin/hello', '--greeting', "it's"]);
+  assert.match(script, /^#!\/bin\/sh\n/);
+  assert.match(script, /exec '\/usr\/bin\/node' \\\n {2}'\/opt\/noj\/cli\.js' \\\n {2}'exec' \\\n {2}'--exec-only' \\\n {2}'--setenv=A=b c' \\\n {2}'--' \\\n/);
+  assert.match(script, /'it'\\''s' \\\n {2}"\$@"\n$/);
+});
+
+wrap('should refuse a NUL byte', () => {
+  assert.throws(() => launcherScript('/n', '/c', [], ['a\0b']), /NUL/);
+});
+
+wrap.run();
+
+// ---
+
+const limits = suite('gc limits');
+
+limits('should read ages and sizes with units', () => {
+  assert.equal(parseGcLimits('30d', undefined), {maxAgeMs: 30 * 86_400_000, maxSizeBytes: undefined});
+  assert.equal(parseGcLimits('0', '500M'), {maxAgeMs: 0, maxSizeBytes: 500 * 1024 ** 2});
+  assert.equal(parseGcLimits('12h', '2G').maxSizeBytes, 2 * 1024 ** 3);
+  assert.equal(parseGcLimits('90s', '1024').maxAgeMs, 90_000);
+});
+
+limits('should refuse what is not an age or a size', () => {
+  assert.throws(() => parseGcLimits('soon', undefined), /--max-age must be a duration/);
+  assert.throws(() => parseGcLimits('1d', 'big'), /--max-size must be a size/);
+});
+
+limits.run();

@@ -1,0 +1,162 @@
+/**
+ * doctor, gc and wrap on this machine, for real.
+ */
+import {spawn, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {CLI, run, runAsUser, tempDir} from '../helpers/cli.js';
+import {missing, when} from '../helpers/env.js';
+import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {closureFile, makeStore} from '../helpers/store.js';
+
+interface DoctorReport {
+  checks: Array<{name: string; status: string; detail: string}>;
+  canExec: boolean;
+  strategy: string;
+}
+
+const doctorJson = (result: {stdout: string}): DoctorReport => JSON.parse(result.stdout) as DoctorReport;
+
+// ---
+
+const doctor = suite('doctor');
+const rootTest = when(doctor, missing('root', 'nix', 'bwrap'));
+
+rootTest('should find everything ok as root on this machine', () => {
+  const result = run(['doctor', '--json', '--cache-dir', tempDir('doctor-cache')]);
+  assert.is(result.status, 0, result.stdout + result.stderr);
+  const report = doctorJson(result);
+  assert.equal(report.checks.filter(check => check.status !== 'ok'), []);
+  assert.is(report.strategy, 'root');
+  for (const name of ['overlay in a user namespace', 'overlay as root', 'whiteouts in the cache', 'trusted xattrs', 'bwrap version']) {
+    assert.ok(report.checks.some(check => check.name === name), name);
+  }
+});
+
+rootTest('should fail clearly without bwrap or unshare on PATH', () => {
+  for (const tool of ['bwrap', 'unshare']) {
+    const bin = tempDir(`no-${tool}`);
+    for (const name of ['mknod', 'mount', 'sh', 'ls', 'setfattr', 'nix-store', 'bwrap', 'unshare'].filter(name => name !== tool)) {
+      const found = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map(dir => path.join(dir, name)).find(file => fs.existsSync(file));
+      if (found) fs.symlinkSync(found, path.join(bin, name));
+    }
+    const result = run(['doctor', '--cache-dir', tempDir('doctor-cache')], {env: {...nixEnv(), PATH: bin}});
+    assert.is(result.status, 1, result.stdout);
+    assert.match(result.stdout, new RegExp(`^failure  ${tool}: ${tool} not found on PATH: install `, 'm'));
+    assert.match(result.stdout, /exec cannot work here/);
+  }
+});
+
+when(doctor, missing('test-user', 'bwrap'))('should find a user namespace path for an ordinary user', () => {
+  const result = runAsUser(['doctor', '--json']);
+  assert.is(result.status, 0, result.stdout + result.stderr);
+  const report = doctorJson(result);
+  assert.is(report.strategy, 'userns');
+  assert.is(report.checks.find(check => check.name === 'overlay in a user namespace')?.status, 'ok');
+  assert.is(report.checks.find(check => check.name === 'trusted xattrs')?.status, 'warning');
+});
+
+doctor.run();
+
+// ---
+
+const gc = suite('gc');
+const gcTest = when(gc, missing('root', 'nix', 'bwrap'));
+
+interface GcReport {
+  removed: Array<{key: string; reason: string}>;
+  inUse: string[];
+}
+
+gcTest('should remove unused masks, keep one a running jail uses, and remove nothing on --dry-run', async () => {
+  const dir = tempDir('gc');
+  const cache = path.join(dir, 'cache');
+  const store = makeStore(path.join(dir, 'store'), 40);
+  const idle = JSON.parse(run(['build', '--json', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, store.names.slice(0, 2))]).stdout).key as string;
+  const fixture = buildFixture();
+  const jail = spawn(process.execPath, [CLI, 'exec', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'echo ready; sleep 30'], {stdio: ['ignore', 'pipe', 'inherit'], env: nixEnv()});
+  await new Promise<void>(resolve => jail.stdout!.on('data', () => resolve()));
+  const masks = fs.readdirSync(path.join(cache, 'masks'));
+  assert.is(masks.length, 2);
+  const busy = masks.find(key => key !== idle)!;
+
+  const dry = JSON.parse(run(['gc', '--json', '--dry-run', '--max-age', '0', '--cache-dir', cache]).stdout) as GcReport;
+  assert.equal(dry.removed.map(entry => entry.key), [idle]);
+  assert.equal(dry.inUse, [busy]);
+  assert.equal(fs.readdirSync(path.join(cache, 'masks')).sort(), masks.sort(), '--dry-run removed nothing');
+
+  const real = JSON.parse(run(['gc', '--json', '--max-age', '0', '--cache-dir', cache]).stdout) as GcReport;
+  assert.equal(real.removed.map(entry => entry.key), [idle]);
+  assert.equal(fs.readdirSync(path.join(cache, 'masks')), [busy], 'the mask in use survives');
+  jail.kill('SIGTERM');
+  await new Promise(resolve => jail.on('close', resolve));
+
+  const after = JSON.parse(run(['gc', '--json', '--max-age', '0', '--cache-dir', cache]).stdout) as GcReport;
+  assert.equal(after.removed.map(entry => entry.key), [busy], 'once the jail ended its mask can go');
+  assert.equal(fs.readdirSync(path.join(cache, 'masks')), []);
+});
+
+gcTest('should keep recently used masks under --max-age and trim the oldest beyond --max-size', () => {
+  const dir = tempDir('gc-size');
+  const cache = path.join(dir, 'cache');
+  const store = makeStore(path.join(dir, 'store'), 3000);
+  const keys = [0, 1, 2].map(index => {
+    const list = path.join(dir, `c${index}`);
+    fs.mkdirSync(list);
+    return JSON.parse(run(['build', '--json', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(list, [store.names[index]!])]).stdout).key as string;
+  });
+  // Make the first the least recently used.
+  const past = new Date(Date.now() - 3600_000);
+  fs.utimesSync(path.join(cache, 'masks', keys[0]!, 'used'), past, past);
+  assert.equal((JSON.parse(run(['gc', '--json', '--cache-dir', cache]).stdout) as GcReport).removed, [], 'all used within 30 days');
+  const trimmed = JSON.parse(run(['gc', '--json', '--max-size', '1', '--cache-dir', cache]).stdout) as GcReport;
+  assert.equal(trimmed.removed.map(entry => entry.key), keys, 'least recently used first, down to the limit');
+  assert.equal(trimmed.removed.map(entry => entry.reason), ['beyond --max-size', 'beyond --max-size', 'beyond --max-size']);
+});
+
+gcTest('should refuse a directory it did not make', () => {
+  const dir = tempDir('gc-foreign');
+  fs.chmodSync(dir, 0o700);
+  fs.writeFileSync(path.join(dir, 'precious'), 'keep me');
+  const result = run(['gc', '--max-age', '0', '--cache-dir', dir]);
+  assert.is(result.status, 125);
+  assert.match(result.stderr, /refusing .*: it is not a cache directory made by nix-overlay-jail/);
+  assert.is(fs.readFileSync(path.join(dir, 'precious'), 'utf8'), 'keep me');
+});
+
+gc.run();
+
+// ---
+
+const wrap = suite('wrap');
+const wrapTest = when(wrap, missing('root', 'nix', 'bwrap'));
+
+wrapTest('should write a launcher that runs the program jailed, passing arguments and status through', () => {
+  const fixture = buildFixture();
+  const dir = tempDir('wrap');
+  const profileLink = path.join(dir, 'sh');
+  fs.symlinkSync(`${fixture.app}/bin/sh`, profileLink);
+  const launcher = path.join(dir, 'jailed-sh');
+  const written = run(['wrap', '--out', launcher, '--cache-dir', path.join(dir, 'cache'), '--setenv', 'FROM_WRAP=yes', profileLink, '-c']);
+  assert.is(written.status, 0, written.stderr);
+  assert.is(written.stdout.trim(), launcher);
+  assert.ok((fs.statSync(launcher).mode & 0o111) !== 0, 'executable');
+  assert.match(fs.readFileSync(launcher, 'utf8'), new RegExp(`'${fixture.app}/bin/sh'`), 'the command is pinned to its store path');
+
+  const script = 'printf "<%s>" "$FROM_WRAP" "$@"; ls /nix/store | wc -l; exit 9';
+  const result = spawnText(launcher, [script, 'sh', 'a b', "'q'", '$(x)']);
+  assert.is(result.status, 9);
+  assert.is(result.stdout, `<yes><a b><'q'><$(x)>${fixture.closure.length}\n`);
+
+  assert.is(run(['wrap', '--out', launcher, profileLink]).status, 125, 'an existing file needs --force');
+  assert.is(run(['wrap', '--force', '--out', launcher, profileLink]).status, 0);
+});
+
+wrap.run();
+
+function spawnText(command: string, args: string[]): {status: number | null; stdout: string} {
+  const result = spawnSync(command, args, {encoding: 'utf8', env: nixEnv()});
+  return {status: result.status, stdout: result.stdout};
+}
