@@ -1,19 +1,22 @@
 /**
  * The benchmark: mask builds on synthetic stores, and jail start-up against bubblewrap binding
  * the whole store or every closure path. Run with `npm run bench` (as root); writes
- * bench/results.md and prints the same tables.
+ * bench/results.md (the tables, with the machine and versions) and bench/startup.svg (the
+ * start-up chart), and prints the tables.
  *
  *   --sizes 10000,100000,1000000   synthetic store sizes for the mask build table
  *   --runs 15                      repetitions per start-up measurement (the median is shown)
  *   --work DIR                     where synthetic stores and caches go (default /var/tmp/noj-bench)
  *   --skip-real                    leave out the real Nix closure of ~1,000 paths
+ *   --skip-build                   leave out the mask build table
  */
 import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {makeStore, settle, storeName, addEntries} from '../test/helpers/store.js';
+import {addEntries, makeStore, settle, storeName} from '../test/helpers/store.js';
+import {startupChart, type Series} from './bench/chart.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'dist/src/cli.js');
@@ -26,6 +29,7 @@ const SIZES = option('sizes', '10000,100000,1000000').split(',').map(Number);
 const RUNS = Number(option('runs', '15'));
 const WORK = option('work', '/var/tmp/noj-bench');
 const SKIP_REAL = process.argv.includes('--skip-real');
+const SKIP_BUILD = process.argv.includes('--skip-build');
 const FLOOR = path.join(WORK, 'link-floor');
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
@@ -163,7 +167,14 @@ const bwrapBaseline = (binds: string[], program: string[]): string[] => [
   '--clearenv', '--setenv', 'PATH', '/nix/store/x/bin', '--', ...program,
 ];
 
-const startupRow = (label: string, storeDir: string, closureNames: string[], program: string[], execArgs: string[]): void => {
+interface StartupResult {
+  paths: number;
+  ours: number;
+  whole: number;
+  perPath: number | undefined;
+}
+
+const startupRow = (label: string, storeDir: string, closureNames: string[], program: string[], execArgs: string[]): StartupResult => {
   const whole = timeMedian('bwrap', bwrapBaseline(['--ro-bind', storeDir, '/nix/store'], program));
   const perPathBinds = closureNames.flatMap(name => ['--ro-bind', path.join(storeDir, name), `/nix/store/${name}`]);
   let perPath: string;
@@ -176,9 +187,10 @@ const startupRow = (label: string, storeDir: string, closureNames: string[], pro
   const node = timeMedian(process.execPath, ['-e', '0']);
   const perPathMs = Number.parseFloat(perPath);
   out(`| ${label} | ${fmt(ours)} ms | ${fmt(whole)} ms | ${perPath} | ${Number.isNaN(perPathMs) ? '—' : `${(perPathMs / ours).toFixed(1)}×`} | ${fmt(node)} ms | ${(ours / (node + whole)).toFixed(2)}× |`);
+  return {paths: closureNames.length, ours, whole, perPath: Number.isNaN(perPathMs) ? undefined : perPathMs};
 };
 
-const startupTable = (): void => {
+const startupTable = (): StartupResult[] => {
   const size = 100_000;
   const store = syntheticStore(size);
   // The program: the static busybox, installed as one entry of the synthetic store.
@@ -195,13 +207,31 @@ const startupTable = (): void => {
   out();
   out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
   out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const count of [10, 100, 1000, 5000]) {
+  const results = [10, 100, 1000, 5000].map(count => {
     const closure = [busyboxEntry, ...store.names.slice(0, count - 1)];
     const file = writeClosure(path.join(WORK, `exec-closure-${count}.txt`), closure);
     const cache = path.join(WORK, 'cache-exec');
-    startupRow(String(count), store.dir, closure, program, ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]);
-  }
+    return startupRow(String(count), store.dir, closure, program, ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]);
+  });
   out();
+  const first = results[0]!;
+  const last = results[results.length - 1]!;
+  const thousand = results.find(result => result.paths === 1000);
+  out(`Headline: at 1,000 paths exec starts in ${fmt(thousand?.ours ?? 0)} ms against ${thousand?.perPath === undefined ? 'n/a' : `${fmt(thousand.perPath)} ms`} for one bind per path ` +
+    `(${thousand?.perPath === undefined ? '—' : `${(thousand.perPath / thousand.ours).toFixed(1)}×`}); 5,000 paths take ${(last.ours / first.ours).toFixed(2)}× the time of 10.`);
+  out();
+  return results;
+};
+
+const writeChart = (results: readonly StartupResult[]): void => {
+  const series: Series[] = [
+    {label: 'nix-overlay-jail exec', colour: '#1b7f3b', points: results.map(result => [result.paths, result.ours])},
+    {label: 'bwrap, whole store', colour: '#888888', points: results.map(result => [result.paths, result.whole])},
+    {label: 'bwrap, --ro-bind per path', colour: '#c0392b', points: results.map(result => [result.paths, result.perPath])},
+  ];
+  const missingPerPath = results.filter(result => result.perPath === undefined).map(result => result.paths.toLocaleString('en'));
+  const note = missingPerPath.length > 0 ? ['per-path bwrap refused', `${missingPerPath.join(', ')} paths (its`, 'argument limit)'] : [];
+  fs.writeFileSync(path.join(ROOT, 'bench', 'startup.svg'), startupChart('Jail start-up against closure size (100,000-entry store)', series, note));
 };
 
 /** A real Nix closure of about 1,000 paths: one derivation referencing 1,000 builtins.toFile paths. */
@@ -240,12 +270,12 @@ const main = (): void => {
   if (process.getuid?.() !== 0) throw new Error('run the benchmark as root (it mounts overlays)');
   fs.mkdirSync(WORK, {recursive: true, mode: 0o700});
   execFileSync('cc', ['-O2', '-o', FLOOR, path.join(ROOT, 'scripts/bench/link-floor.c')]);
-  machine();
-  buildTable();
-  startupTable();
-  if (!SKIP_REAL) realTable();
   fs.mkdirSync(path.join(ROOT, 'bench'), {recursive: true});
-  fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), `# Benchmark results\n\nWritten by \`npm run bench\`.\n\n${lines.join('\n')}\n`);
+  machine();
+  if (!SKIP_BUILD) buildTable();
+  writeChart(startupTable());
+  if (!SKIP_REAL) realTable();
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), `# Benchmark results\n\nWritten by \`npm run bench\`. Chart: [startup.svg](startup.svg).\n\n${lines.join('\n')}\n`);
 };
 
 main();

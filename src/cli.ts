@@ -24,7 +24,11 @@ const MASK_HELP = `
   The mask:
     --cache-dir DIR          where masks are kept (default $XDG_CACHE_HOME/nix-overlay-jail,
                              or /var/cache/nix-overlay-jail for root)
-    --exec-only              make /nix/store execute-only: closure paths resolve, listing fails`;
+    --exec-only              make /nix/store execute-only: closure paths resolve, listing fails
+    --mode MODE              auto (default), whiteout or allowlist. A whiteout mask hides what
+                             the store held when it was last refreshed; an allowlist mask
+                             (real root only) shows the closure and never a later store path.
+                             auto takes the allowlist where it can work`;
 
 type Flags = Record<string, FlagSpec>;
 
@@ -48,6 +52,7 @@ const closureFlags: Flags = {
 
 const maskFlags: Flags = {
   cacheDir: {type: 'string'},
+  mode: {type: 'string', default: 'auto', choices: ['auto', 'whiteout', 'allowlist']},
   execOnly: {type: 'boolean', default: false},
 };
 
@@ -82,6 +87,7 @@ const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
   graphs: asStrings(flags['graph']),
   cacheDir: flags['cacheDir'] as string | undefined,
   execOnly: Boolean(flags['execOnly']),
+  mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
   mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
   shareNet: Boolean(flags['shareNet']),
   setenv: asStrings(flags['setenv']),
@@ -148,6 +154,7 @@ ${MASK_HELP}
         ...closureRequest(flags, operands),
         cacheDir: flags['cacheDir'] as string | undefined,
         execOnly: Boolean(flags['execOnly']),
+        mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
         onProgress,
       });
       if (flags['json']) {

@@ -1,25 +1,28 @@
 import {computeClosure, type Closure, type ClosureRequest} from '../closure/index.js';
-import {ensureWhiteoutMask, type Mask} from '../mask/build.js';
 import {MaskCache, defaultCacheDir} from '../mask/cache.js';
+import {allowlistUnavailable, chooseMaskMode, ensureMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
 import {recordUse} from '../mask/usage.js';
 
 export interface MaskOptions {
   cacheDir?: string | undefined;
   execOnly: boolean;
+  mode: MaskModeChoice;
   /** Progress during long scans: (entries looked at, entries in the store). */
   onProgress?: ((done: number, total: number | undefined) => void) | undefined;
 }
 
 export interface BuildResult {
   closure: Closure;
-  mask: Mask;
+  mask: ReadyMask;
   cacheDir: string;
 }
 
 /** Get the mask for a closure that is already known. */
-export const maskForClosure = async (closure: Closure, options: MaskOptions): Promise<{mask: Mask; cacheDir: string}> => {
+export const maskForClosure = async (closure: Closure, options: MaskOptions): Promise<{mask: ReadyMask; cacheDir: string}> => {
   const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
-  const mask = await ensureWhiteoutMask(cache, {
+  const mode = chooseMaskMode(options.mode, allowlistUnavailable(cache.dir, closure.storeDir, true));
+  const mask = await ensureMask(cache, {
+    mode,
     storeDir: closure.storeDir,
     closure: closure.entries,
     execOnly: options.execOnly,

@@ -11,11 +11,12 @@ import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js'
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
-import {ensureWhiteoutMask, entriesWithBin, whiteoutMaskKey} from '../mask/build.js';
-import {MaskCache, defaultCacheDir, maskLayout, readMaskState} from '../mask/cache.js';
+import {entriesWithBin} from '../mask/build.js';
+import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/cache.js';
+import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
 import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
-import {chooseStrategy, launchArgv, MOUNT_FAILED, type Strategy, type StrategyChoice} from '../mount/strategy.js';
+import {chooseStrategy, launchArgv, MOUNT_FAILED, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import {JAIL_STORE, storePrefixes} from '../store.js';
 
 export interface ExecOptions {
@@ -26,6 +27,7 @@ export interface ExecOptions {
   graphs: string[];
   cacheDir?: string | undefined;
   execOnly: boolean;
+  mode: MaskModeChoice;
   mountWith: StrategyChoice;
   shareNet: boolean;
   setenv: string[];
@@ -44,7 +46,7 @@ export interface ExecPlan {
   key: string;
   cacheDir: string;
   strategy: Strategy;
-  mode: 'whiteout';
+  mode: MaskMode;
   maskDir: string;
   maskStatus: string;
 }
@@ -122,27 +124,37 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const closure = await closureFor(options, cache, cacheDir, entry, given);
 
+  const mode = chooseMaskMode(options.mode, strategy === 'root'
+    ? allowlistUnavailable(cacheDir, storeDir, !options.dryRun)
+    : `allowlist masks need real root and the root mount (this run mounts with ${strategy})`);
+  const request = {mode, storeDir, closure: closure.entries, execOnly: options.execOnly};
+
   let maskDir: string;
   let maskStatus: ExecPlan['maskStatus'];
   let binEntries: string[];
+  let view: MaskView;
+  let mountPoint: string;
   if (cache === undefined) {
-    maskDir = path.join(cacheDir, 'masks', whiteoutMaskKey({storeDir, closure: closure.entries, execOnly: options.execOnly}));
-    maskStatus = readMaskState(maskLayout(maskDir).state) ? 'built earlier (a real run refreshes it)' : 'not built yet (a real run builds it)';
+    const located = locateMask(cacheDir, request);
+    maskDir = located.layout.dir;
+    maskStatus = readMaskState(located.layout.state) ? 'built earlier' : 'not built yet (a real run builds it)';
     binEntries = entriesWithBin(storeDir, closure.entries);
+    view = located.view;
+    mountPoint = located.layout.merged;
   } else {
-    const mask = await ensureWhiteoutMask(cache, {storeDir, closure: closure.entries, execOnly: options.execOnly});
+    const mask = await ensureMask(cache, request);
     maskDir = mask.dir;
     maskStatus = mask.status;
     binEntries = mask.state.binEntries;
+    view = mask.view;
+    mountPoint = mask.mountPoint;
   }
   const searchPath = closureSearchPath(closure.roots, binEntries);
-  const layout = maskLayout(maskDir);
 
   const argv = launchArgv({
     strategy,
-    storeDir,
-    layer: layout.layer,
-    mountPoint: layout.merged,
+    view,
+    mountPoint,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
     jail: {
@@ -156,7 +168,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       statusFd: STATUS_FD,
     },
   });
-  return {argv, key: path.basename(maskDir), cacheDir, strategy, mode: 'whiteout', maskDir, maskStatus};
+  return {argv, key: path.basename(maskDir), cacheDir, strategy, mode, maskDir, maskStatus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */

@@ -11,6 +11,7 @@
  * Between unshare and bubblewrap a fixed shell script does the mount. Its text never changes;
  * every path and option reaches it as a positional parameter, so nothing is interpreted.
  */
+import path from 'node:path';
 import {JailError} from '../errors.js';
 import {bwrapArgs, type JailSpec} from '../jail/args.js';
 import {assertPlainLayerPath, overlayOptions} from './options.js';
@@ -55,10 +56,26 @@ export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Stra
   }
 };
 
+/**
+ * How a mask is stacked: the layers (top first), extra mount options, and where the store is
+ * inside the merged tree ('' when the lowest layer is the store itself).
+ */
+export interface MaskView {
+  mode: 'whiteout' | 'allowlist';
+  layersTopFirst: string[];
+  options: string[];
+  storeSubdir: string;
+}
+
+export const maskView = (mode: MaskView['mode'], layer: string, storeDir: string): MaskView =>
+  mode === 'whiteout'
+    ? {mode, layersTopFirst: [layer, storeDir], options: [], storeSubdir: ''}
+    // The allowlist layer stands for the store's parent: its store directory can be opaque.
+    : {mode, layersTopFirst: [layer, path.dirname(storeDir)], options: ['redirect_dir=follow', 'metacopy=on'], storeSubdir: path.basename(storeDir)};
+
 export interface LaunchSpec {
   strategy: Strategy;
-  storeDir: string;
-  layer: string;
+  view: MaskView;
   mountPoint: string;
   jail: Omit<JailSpec, 'store' | 'uid' | 'gid'>;
   uid: number;
@@ -67,15 +84,20 @@ export interface LaunchSpec {
 
 /** The whole command line that starts the jail. */
 export const launchArgv = (spec: LaunchSpec): string[] => {
-  const layers = [spec.layer, spec.storeDir];
+  const {view} = spec;
   if (spec.strategy === 'bwrap') {
-    layers.forEach(assertPlainLayerPath);
-    return ['bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: layers}})];
+    // bubblewrap mounts with userxattr, which never follows redirects: whiteout masks only.
+    if (view.mode !== 'whiteout') throw new JailError('usage', 'bubblewrap cannot mount an allowlist mask itself: use --mount-with root');
+    view.layersTopFirst.forEach(assertPlainLayerPath);
+    return ['bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: view.layersTopFirst}})];
   }
-  const mount = ['sh', '-c', MOUNT_SCRIPT, 'sh', overlayOptions(layers), spec.mountPoint];
+  if (view.mode === 'allowlist' && spec.strategy !== 'root') {
+    throw new JailError('usage', 'allowlist masks need real root: trusted.overlay attributes are ignored in a user namespace');
+  }
+  const mount = ['sh', '-c', MOUNT_SCRIPT, 'sh', overlayOptions(view.layersTopFirst, view.options), spec.mountPoint];
   const bwrap = bwrapArgs({
     ...spec.jail,
-    store: {kind: 'bind', merged: spec.mountPoint},
+    store: {kind: 'bind', merged: view.storeSubdir === '' ? spec.mountPoint : path.join(spec.mountPoint, view.storeSubdir)},
     // Inside the user namespace the caller is root; map their own ids back for the program.
     ...(spec.strategy === 'userns' ? {uid: spec.uid, gid: spec.gid} : {}),
   });

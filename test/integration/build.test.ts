@@ -21,8 +21,9 @@ interface BuildReport {
   execOnly: boolean;
 }
 
+/** These tests are about whiteout masks; allowlist masks have tests of their own. */
 const buildJson = (args: string[]): BuildReport => {
-  const result = run(['build', '--json', ...args]);
+  const result = run(['build', '--json', '--mode', 'whiteout', ...args]);
   assert.is(result.status, 0, result.stderr);
   return JSON.parse(result.stdout) as BuildReport;
 };
@@ -155,7 +156,7 @@ rootTest('should build once when two processes ask for the same mask at once', a
   const dir = tempDir('concurrent');
   const store = makeStore(path.join(dir, 'store'), 30_000);
   const closure = store.names.slice(0, 4);
-  const args = ['build', '--json', '--cache-dir', path.join(dir, 'cache'), '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const args = ['build', '--json', '--mode', 'whiteout', '--cache-dir', path.join(dir, 'cache'), '--store', store.dir, '--closure-file', closureFile(dir, closure)];
   const reports = await Promise.all([runAsync(args), runAsync(args)]);
   const parsed = reports.map(report => {
     assert.is(report.code, 0, report.stderr);
@@ -172,7 +173,7 @@ rootTest('should never publish half a mask when a build is killed, and recover o
   const store = makeStore(path.join(dir, 'store'), 60_000);
   const closure = store.names.slice(0, 4);
   const cache = path.join(dir, 'cache');
-  const args = ['build', '--json', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const args = ['build', '--json', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, closure)];
   const child = spawn(process.execPath, [CLI, ...args], {stdio: 'ignore'});
   // Wait until the build is under way (its staging directory holds whiteouts), then kill it.
   for (let waited = 0; waited < 20_000; waited += 10) {
@@ -186,7 +187,7 @@ rootTest('should never publish half a mask when a build is killed, and recover o
   assert.equal(fs.readdirSync(path.join(cache, 'masks')), [], 'nothing was published');
   assert.is(fs.readdirSync(path.join(cache, 'tmp')).length, 1, 'the staging directory is left');
 
-  const report = buildJson(args.slice(2));
+  const report = buildJson(args.slice(4));
   assert.is(report.status, 'built');
   assert.equal(fs.readdirSync(path.join(cache, 'tmp')), [], 'the abandoned build was cleaned up');
   assert.equal(mergedListing(report.mask, store.dir), ['.', '..', ...closure].sort());

@@ -68,7 +68,7 @@ rootTest('should refuse a cache directory that cannot be written, writing nothin
   // A read-only bind mount in a private namespace: even root cannot write there.
   const output = privateNamespace(
     'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && "$@"; echo "status=$?"',
-    [cache, process.execPath, CLI, 'build', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
+    [cache, process.execPath, CLI, 'build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
   );
   assert.match(output, /status=125/);
   assert.match(output, /nix-overlay-jail: cannot write cache directory .*cache: read-only file system/);
@@ -84,7 +84,7 @@ rootTest('should refuse a filesystem that cannot hold whiteouts (an overlay, as 
   const output = privateNamespace(
     'mount -t overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" overlay "$1/merged" && shift && "$@"; ' +
       'echo "status=$?"; echo "left=$(find "$0/masks" "$0/tmp" -mindepth 1 | wc -l)"',
-    [dir, process.execPath, CLI, 'build', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
+    [dir, process.execPath, CLI, 'build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list],
     cache,
   );
   assert.match(output, /status=125/);

@@ -28,6 +28,13 @@ const callers: Caller[] = [
     cacheDir: () => tempDir('cache'),
   },
   {
+    name: 'root with a whiteout mask',
+    needs: missing('root', 'nix', 'bwrap'),
+    run: (args, options) => run(withMode(args, 'whiteout'), options),
+    spawn: args => spawn(process.execPath, [CLI, ...withMode(args, 'whiteout')], {stdio: ['ignore', 'pipe', 'pipe'], env: nixEnv()}),
+    cacheDir: () => tempDir('cache'),
+  },
+  {
     name: 'an ordinary user',
     needs: missing('test-user', 'nix', 'bwrap'),
     run: runAsUser,
@@ -38,6 +45,11 @@ const callers: Caller[] = [
     cacheDir: () => tempDir('cache', TEST_USER),
   },
 ];
+
+/** Insert `--mode MODE` after the subcommand. */
+function withMode(args: readonly string[], mode: string): string[] {
+  return [args[0]!, '--mode', mode, ...args.slice(1)];
+}
 
 const printArgs = 'for a; do printf "<%s>" "$a"; done';
 
@@ -139,7 +151,7 @@ for (const caller of callers) {
     const lines = result.stdout.split('\n');
     assert.ok(lines.includes('bwrap'));
     assert.ok(lines.includes('echo $HOME'), 'the argument is printed as it is, not quoted');
-    assert.match(result.stderr, /mode whiteout, mount (root|userns)/);
+    assert.match(result.stderr, caller.name === 'root' ? /mode allowlist, mount root/ : /mode whiteout, mount (root|userns)/);
   });
 
   jailTest('should leave the host mount table as it was', () => {

@@ -1,6 +1,6 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {chooseStrategy, launchArgv, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
+import {chooseStrategy, launchArgv, maskView, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
 
 const choose = suite('chooseStrategy');
 
@@ -32,8 +32,7 @@ const launch = suite('launchArgv');
 
 const spec = (strategy: LaunchSpec['strategy']): LaunchSpec => ({
   strategy,
-  storeDir: '/nix/store',
-  layer: '/cache/masks/k/layer',
+  view: maskView('whiteout', '/cache/masks/k/layer', '/nix/store'),
   mountPoint: '/cache/masks/k/merged',
   uid: 1000,
   gid: 100,
@@ -66,9 +65,22 @@ launch('should give bwrap the store first and the mask last (a later --overlay-s
 });
 
 launch('should escape layer paths for mount and refuse them for bwrap', () => {
-  const odd = {...spec('root'), layer: '/c a,b:c/layer'};
+  const odd = {...spec('root'), view: maskView('whiteout', '/c a,b:c/layer', '/nix/store')};
   assert.ok(launchArgv(odd).includes('ro,lowerdir=/c a\\,b\\:c/layer:/nix/store'));
   assert.throws(() => launchArgv({...odd, strategy: 'bwrap'}), /cannot pass/);
+});
+
+launch('should stack an allowlist layer over the store parent and bind its store directory', () => {
+  const argv = launchArgv({...spec('root'), view: maskView('allowlist', '/cache/masks/k/layer', '/nix/store')});
+  assert.ok(argv.includes('ro,lowerdir=/cache/masks/k/layer:/nix,redirect_dir=follow,metacopy=on'));
+  const bind = argv.indexOf('--ro-bind');
+  assert.equal(argv.slice(bind, bind + 3), ['--ro-bind', '/cache/masks/k/merged/store', '/nix/store']);
+});
+
+launch('should refuse an allowlist mask without the root mount', () => {
+  const view = maskView('allowlist', '/cache/masks/k/layer', '/nix/store');
+  assert.throws(() => launchArgv({...spec('userns'), view}), /need real root/);
+  assert.throws(() => launchArgv({...spec('bwrap'), view}), /cannot mount an allowlist mask itself/);
 });
 
 launch.run();
