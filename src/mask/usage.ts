@@ -4,6 +4,7 @@
  *
  *   masks/KEY/used           its mtime is the last use
  *   masks/KEY/jails/PID      one per running jail, holding `pid starttime`
+ *   masks/KEY/jails/mount-H  one per host mount (`mount TARGET`), in use while TARGET is mounted
  *
  * Registration happens under the mask's lock, and gc checks and removes under the same lock,
  * so a mask is either registered before gc looks or gone before the jail registers (and then
@@ -13,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {isErrno} from '../errors.js';
 import type {MaskCache} from './cache.js';
+import {parseMountinfo} from '../mount/mountinfo.js';
 import {acquireLock, holderIsAlive, processIdentity} from './lock.js';
 
 export const recordUse = (maskDir: string): void => {
@@ -77,9 +79,14 @@ export const liveJails = (maskDir: string): number => {
   } catch {
     return 0;
   }
+  let mountPoints: Set<string> | undefined;
   return names.filter(name => {
     try {
-      return holderIsAlive(fs.readFileSync(path.join(maskDir, 'jails', name), 'utf8'));
+      const record = fs.readFileSync(path.join(maskDir, 'jails', name), 'utf8');
+      if (!record.startsWith('mount ')) return holderIsAlive(record);
+      // A host mount (nix-overlay-jail mount) is in use while its target is mounted.
+      mountPoints ??= new Set(parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map(entry => entry.mountPoint));
+      return mountPoints.has(record.slice('mount '.length).trimEnd());
     } catch {
       return false;
     }
