@@ -25,5 +25,5 @@ else
   npm install --no-audit --no-fund --loglevel=error
 fi
 rm -rf dist
-npx tsc -p tsconfig.json
-chmod +x dist/src/cli.js
+npm run --silent build
+chmod +x dist/nix-overlay-jail.mjs

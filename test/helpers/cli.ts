@@ -9,7 +9,8 @@ import path from 'node:path';
 import {TEST_USER} from './env.js';
 import {nixEnv, ROOT} from './nix.js';
 
-export const CLI = path.join(ROOT, 'dist/src/cli.js');
+/** The bundled binary, as installed (package.json bin). */
+export const CLI = path.join(ROOT, 'dist/nix-overlay-jail.mjs');
 
 export interface Run {
   status: number;
@@ -53,7 +54,7 @@ const userCli = (): string => {
       }
     }
   }
-  return path.join(userPackage, 'dist/src/cli.js');
+  return path.join(userPackage, 'dist/nix-overlay-jail.mjs');
 };
 
 export const userHome = (): string => execFileSync('sh', ['-c', `getent passwd ${TEST_USER} | cut -d: -f6`], {encoding: 'utf8'}).trim();

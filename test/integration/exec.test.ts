@@ -154,10 +154,33 @@ for (const caller of callers) {
     assert.match(result.stderr, caller.name === 'root' ? /mode allowlist, mount root/ : /mode whiteout, mount (root|userns)/);
   });
 
-  jailTest('should leave the host mount table as it was', () => {
+  jailTest('should leave the host mount table and the host store as they were', () => {
     const before = mountTable();
-    assert.is(exec(['--', sh(), '-c', 'true']).status, 0);
+    const store = fs.statSync('/nix/store');
+    assert.is(exec(['--', sh(), '-c', 'touch /nix/store/x 2>/dev/null && echo WROTE; true']).stdout, '');
     assert.is(mountTable(), before);
+    assert.is(fs.statSync('/nix/store').mtimeMs, store.mtimeMs);
+  });
+
+  jailTest('should bind host paths, change directory, keep named variables and share the network only when asked', () => {
+    const dir = caller.cacheDir();
+    const data = path.join(dir, 'data dir');
+    fs.mkdirSync(data);
+    fs.writeFileSync(path.join(data, 'in.txt'), 'host data\n');
+    fs.chmodSync(data, 0o777);
+    const script = 'cat /data/in.txt; echo out > /rw/out.txt; pwd; echo "$KEPT-$UNKEPT"; ' +
+      'if echo x > /data/nope 2>/dev/null; then echo WROTE-RO; fi; cat /proc/net/dev | tail -n +3 | wc -l';
+    const result = exec(['--ro-bind', `${data}:/data`, '--bind', `${data}:/rw`, '--chdir', '/data', '--keep-env', 'KEPT', '--', sh(), '-c', script],
+      {env: {...(caller.name.includes('user') ? userEnv() : nixEnv()), KEPT: 'kept', UNKEPT: 'dropped'}});
+    assert.is(result.status, 0, result.stderr);
+    const [content, cwd, vars, interfaces] = result.stdout.trim().split('\n');
+    assert.is(content, 'host data');
+    assert.is(cwd, '/data');
+    assert.is(vars, 'kept-');
+    assert.is(interfaces, '1', 'only the loopback interface without --share-net');
+    assert.is(fs.readFileSync(path.join(data, 'out.txt'), 'utf8'), 'out\n');
+    const shared = exec(['--share-net', '--', sh(), '-c', 'cat /proc/net/dev | tail -n +3 | wc -l']);
+    assert.is(shared.stdout.trim(), String(fs.readFileSync('/proc/net/dev', 'utf8').trim().split('\n').length - 2));
   });
 
   jailTest('should answer 127, 126 and 125 for a missing command, one outside the store, and a missing bwrap', () => {
