@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError} from '../errors.js';
-import {removeTree} from '../mask/build.js';
+import {removeTree} from '../mask/publish.js';
 import {MaskCache, defaultCacheDir, readMaskState} from '../mask/cache.js';
 import {acquireLock} from '../mask/lock.js';
 import {lastUse, liveJails} from '../mask/usage.js';

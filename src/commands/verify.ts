@@ -10,6 +10,7 @@ import {computeClosure, type ClosureRequest} from '../closure/index.js';
 import {JailError} from '../errors.js';
 import {MaskCache, defaultCacheDir, maskLayout, readMaskState, type MaskMode} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
+import {assertMaskOwned} from '../mask/publish.js';
 import {readJournal} from '../mask/whiteout.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {overlayOptions} from '../mount/options.js';
@@ -57,7 +58,7 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
   const located = locateMask(cache.dir, request);
   const existing = readMaskState(located.layout.state) !== undefined;
   const mask = existing ? {layer: located.layout.layer, view: located.view, dir: located.layout.dir} : await ensureMask(cache, request);
-  if (existing) await ensureOwnedOnly(cache, request);
+  if (existing) assertMaskOwned(cache, located.layout.dir, mode);
 
   const mountPoint = fs.mkdtempSync(`${cache.tmpDir()}/verify-`);
   let listing: string[];
@@ -96,12 +97,4 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
     leaks,
     newerThanMask,
   };
-};
-
-/** The ownership checks of a cached mask, without refreshing it. */
-const ensureOwnedOnly = async (cache: MaskCache, request: Parameters<typeof locateMask>[1]): Promise<void> => {
-  const {assertOwned} = await import('../mask/safety.js');
-  const {layout} = locateMask(cache.dir, request);
-  assertOwned(layout.dir, cache.uid, 'mask');
-  assertOwned(layout.layer, cache.uid, 'mask');
 };

@@ -14,14 +14,13 @@
  * one's mode, owner and times. The parent's other entries (such as `var`) are whited out.
  * Trusted xattrs need real root; building costs O(closure), not O(store).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {JailError, isErrno, reason} from '../errors.js';
+import {JailError} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
-import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf, writeFileAtomic} from './cache.js';
+import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf} from './cache.js';
 import {acquireLock} from './lock.js';
-import {assertOwned} from './safety.js';
+import {assertMaskOwned, buildAndPublish, removeAbandoned} from './publish.js';
 import {makeWhiteout} from './whiteout.js';
 import {setXattrs, type XattrAssignment} from './xattr.js';
 
@@ -105,13 +104,6 @@ const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
   return withBin.sort();
 };
 
-/** Check a published allowlist mask before trusting it. */
-const assertAllowlistOwned = (cache: MaskCache, maskDir: string): void => {
-  const layout = maskLayout(maskDir);
-  assertOwned(layout.dir, cache.uid, 'mask');
-  assertOwned(layout.layer, cache.uid, 'mask');
-  assertOwned(layout.state, cache.uid, 'mask state');
-};
 
 export interface AllowlistMask {
   key: string;
@@ -138,29 +130,22 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
 
   const cached = readMaskState(layout.state);
   if (cached) {
-    assertAllowlistOwned(cache, maskDir);
+    assertMaskOwned(cache, maskDir, 'allowlist');
     return result('cached', cached);
   }
   const lock = await acquireLock(cache.lockFile(key));
   try {
     const current = readMaskState(layout.state);
     if (current) {
-      assertAllowlistOwned(cache, maskDir);
+      assertMaskOwned(cache, maskDir, 'allowlist');
       return result('cached', current);
     }
     if (fs.existsSync(maskDir)) throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
-    for (const name of fs.readdirSync(cache.tmpDir())) {
-      if (name.startsWith(`${key}.`)) fs.rmSync(path.join(cache.tmpDir(), name), {recursive: true, force: true});
-    }
-    const staging = path.join(cache.tmpDir(), `${key}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`);
-    const stagingLayout = maskLayout(staging);
-    try {
-      fs.mkdirSync(staging, {mode: 0o700});
-      fs.mkdirSync(stagingLayout.layer, {mode: 0o755});
-      fs.mkdirSync(stagingLayout.merged, {mode: 0o700});
-      const binEntries = writeLayer(stagingLayout.layer, request);
+    removeAbandoned(cache, key);
+    const state = buildAndPublish(cache, key, layout => {
+      const binEntries = writeLayer(layout.layer, request);
       const now = new Date().toISOString();
-      const state: MaskState = {
+      return {
         format: CACHE_FORMAT,
         mode: 'allowlist',
         storeDir: request.storeDir,
@@ -173,19 +158,8 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
         builtAt: now,
         refreshedAt: now,
       };
-      writeFileAtomic(stagingLayout.state, `${JSON.stringify(state, null, 2)}\n`);
-      try {
-        fs.renameSync(staging, maskDir);
-      } catch (error) {
-        if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
-        fs.rmSync(staging, {recursive: true, force: true});
-      }
-      return result('built', state);
-    } catch (error) {
-      fs.rmSync(staging, {recursive: true, force: true});
-      if (error instanceof JailError) throw error;
-      throw new JailError('cache', `cannot build allowlist mask in ${staging}: ${reason(error)}`);
-    }
+    });
+    return result('built', state);
   } finally {
     lock.release();
   }

@@ -6,10 +6,9 @@
  * process never sees half a mask. A published mask may be mounted by a running jail, so it is
  * only ever added to: a refresh links whiteouts for new store entries and never removes one.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {JailError, isErrno, reason} from '../errors.js';
+import {JailError, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {
   CACHE_FORMAT,
@@ -25,7 +24,7 @@ import {
 } from './cache.js';
 import {acquireLock} from './lock.js';
 import {planEntry} from './plan.js';
-import {assertOwned} from './safety.js';
+import {assertMaskOwned, buildAndPublish, removeAbandoned} from './publish.js';
 import {WhiteoutWriter, listDirectory, readJournal} from './whiteout.js';
 
 /** How close to "now" a store change must be for its mtime to prove nothing (coarse clocks). */
@@ -80,15 +79,6 @@ const isRacy = (store: fs.BigIntStats): boolean => {
 const isFresh = (state: MaskState, store: fs.BigIntStats): boolean =>
   !state.racy && sameStoreState(state.store, storeStateOf(store));
 
-/** Check a published mask before trusting it: its directories must be the caller's own. */
-const assertMaskOwned = (cache: MaskCache, maskDir: string): void => {
-  const layout = maskLayout(maskDir);
-  assertOwned(layout.dir, cache.uid, 'mask');
-  assertOwned(layout.layer, cache.uid, 'mask');
-  assertOwned(layout.state, cache.uid, 'mask state');
-  // The journal decides which names a refresh skips, so it is as trusted as the layer.
-  assertOwned(layout.journal, cache.uid, 'mask journal');
-};
 
 /**
  * Scan the store once and white out what is not in the closure and not hidden yet. The store
@@ -166,12 +156,8 @@ const withJournal = <T>(file: string, body: (fd: number) => T): T => {
 };
 
 const buildCold = (cache: MaskCache, key: string, request: MaskRequest): {state: MaskState; added: number} => {
-  const staging = path.join(cache.tmpDir(), `${key}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`);
-  const layout = maskLayout(staging);
-  try {
-    fs.mkdirSync(staging, {mode: 0o700});
-    fs.mkdirSync(layout.layer, {mode: 0o755});
-    fs.mkdirSync(layout.merged, {mode: 0o700});
+  let added = 0;
+  const state = buildAndPublish(cache, key, layout => {
     const {writer, before, seen} = withJournal(layout.journal, journal => {
       const writer = new WhiteoutWriter(layout.layer, layout.templates, journal);
       return {writer, ...scanInto(request, writer, new Set())};
@@ -179,22 +165,12 @@ const buildCold = (cache: MaskCache, key: string, request: MaskRequest): {state:
     assertClosurePresent(request, seen);
     // Execute-only root: the jail can still resolve closure paths but cannot list the store.
     if (request.execOnly) fs.chmodSync(layout.layer, 0o111);
-    const state = newState(request, before, writer.count);
-    writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
-    try {
-      fs.renameSync(staging, cache.maskDir(key));
-    } catch (error) {
-      // Only possible after a stale lock was taken over: the other build won, use it.
-      if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
-      removeTree(staging);
-    }
-    return {state, added: writer.count};
-  } catch (error) {
-    removeTree(staging);
-    if (error instanceof JailError) throw error;
-    throw new JailError('cache', `cannot build mask in ${staging}: ${reason(error)}`);
-  }
+    added = writer.count;
+    return newState(request, before, writer.count);
+  });
+  return {state, added};
 };
+
 
 const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {state: MaskState; added: number} => {
   const layout = maskLayout(maskDir);
@@ -219,26 +195,6 @@ const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {s
   const state = newState(request, before, previous.whiteouts + writer.count, previous);
   writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
   return {state, added: writer.count};
-};
-
-/** Remove staging directories left by builds that died (called with the key's lock held). */
-const removeAbandoned = (cache: MaskCache, key: string): void => {
-  for (const name of fs.readdirSync(cache.tmpDir())) {
-    if (name.startsWith(`${key}.`)) removeTree(path.join(cache.tmpDir(), name));
-  }
-};
-
-export const removeTree = (target: string): void => {
-  // An execute-only layer cannot be listed, so give its directories back their read bit first.
-  try {
-    for (const sub of ['layer']) {
-      const dir = path.join(target, sub);
-      if (fs.existsSync(dir)) fs.chmodSync(dir, 0o700);
-    }
-  } catch {
-    // Removal below reports what matters.
-  }
-  fs.rmSync(target, {recursive: true, force: true});
 };
 
 /** The key a request's mask has, from one stat() of the store: no writes, no listing. */
@@ -271,7 +227,7 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
 
   const cached = readMaskState(layout.state);
   if (cached && isFresh(cached, store)) {
-    assertMaskOwned(cache, maskDir);
+    assertMaskOwned(cache, maskDir, 'whiteout');
     return result('cached', cached, 0);
   }
 
@@ -280,7 +236,7 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     removeAbandoned(cache, key);
     const current = readMaskState(layout.state);
     if (current) {
-      assertMaskOwned(cache, maskDir);
+      assertMaskOwned(cache, maskDir, 'whiteout');
       if (isFresh(current, statStore(request.storeDir))) return result('cached', current, 0);
       const {state, added} = refresh(maskDir, current, request);
       return result('refreshed', state, added);
