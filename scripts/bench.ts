@@ -19,7 +19,7 @@ import {addEntries, makeStore, settle, storeName} from '../test/helpers/store.js
 import {startupChart, type Series} from './bench/chart.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.mjs');
+const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.cjs');
 
 const option = (name: string, fallback: string): string => {
   const at = process.argv.indexOf(`--${name}`);

@@ -1,18 +1,18 @@
-// Bundle the CLI: loading a few modules instead of ~30 saves ~10 ms of every jail's start-up.
-// Code splitting keeps each command's module (and what it imports, such as execa) in a chunk
-// of its own that is loaded only when that command runs; execa, meow and fs-extra stay in
-// node_modules.
+// Bundle the CLI into one CommonJS file. Measured on `exec -- true` with a 1,000-path closure:
+// tsc's ~30 ES modules 114 ms, an ES-module bundle 105 ms, this 97 ms (Node's ES-module loader
+// resolves and links each module asynchronously; require() of one file does not). Commands are
+// initialised lazily inside the bundle; execa, meow and fs-extra stay in node_modules and are
+// imported dynamically, only by the commands that need them.
+import fs from 'node:fs';
 import {build} from 'esbuild';
 
+fs.rmSync('dist/bin', {recursive: true, force: true});
 await build({
-  entryPoints: {'nix-overlay-jail': 'dist/src/cli.js'},
-  outdir: 'dist/bin',
-  outExtension: {'.js': '.mjs'},
-  chunkNames: 'chunks/[name]-[hash]',
+  entryPoints: ['dist/src/cli.js'],
+  outfile: 'dist/bin/nix-overlay-jail.cjs',
   bundle: true,
-  splitting: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   external: ['execa', 'meow', 'fs-extra'],
   logLevel: 'warning',

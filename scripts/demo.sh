@@ -21,9 +21,9 @@ app="${out[0]}" outsider="${out[1]}"
 
 echo "== the host's /nix/store holds $(ls -A /nix/store | wc -l) entries"
 echo "== the closure of $app:"
-node dist/bin/nix-overlay-jail.mjs closure "$app"
+node dist/bin/nix-overlay-jail.cjs closure "$app"
 echo "== inside the jail:"
-node dist/bin/nix-overlay-jail.mjs exec -- "$app/bin/sh" -c '
+node dist/bin/nix-overlay-jail.cjs exec -- "$app/bin/sh" -c '
   echo "ls -a /nix/store:"; ls -a /nix/store
   echo "mounts at /nix/store: $(grep -c " /nix/store " /proc/self/mountinfo)"
   if cat "$1/secret.txt" 2>/dev/null; then echo "LEAK: reached $1"; exit 1; fi

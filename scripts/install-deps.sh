@@ -26,4 +26,4 @@ else
 fi
 rm -rf dist
 npm run --silent build
-chmod +x dist/bin/nix-overlay-jail.mjs
+chmod +x dist/bin/nix-overlay-jail.cjs

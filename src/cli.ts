@@ -3,9 +3,10 @@
  * argv → command. The only module that prints and exits: every command is a function that
  * takes typed options and returns data or throws a JailError.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import {fileURLToPath} from 'node:url';
+import {pathToFileURL} from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
 
@@ -379,7 +380,7 @@ ${MASK_HELP}
         execOptions: options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)),
         command: [jailPath, ...args],
         node: process.execPath,
-        cli: fileURLToPath(import.meta.url),
+        cli: binaryPath(),
       });
       process.stdout.write(`${out}\n`);
       return 0;
@@ -409,8 +410,13 @@ ${Object.entries(commands).map(([name, command]) => `    ${name.padEnd(10)} ${co
  */
 const showHelpOrVersion = async (help: string, argv: string[]): Promise<void> => {
   const {default: meow} = await import('meow');
-  meow(help, {importMeta: import.meta, argv, flags: {}, helpIndent: 0, description: false});
+  // meow finds package.json (for --version) from the module's URL; the binary is a CommonJS
+  // bundle, which has no import.meta, so give it the binary's own.
+  meow(help, {importMeta: {url: pathToFileURL(binaryPath()).href} as ImportMeta, argv, flags: {}, helpIndent: 0, description: false});
 };
+
+/** The file this binary runs from (for launchers that call it back, and for meow). */
+const binaryPath = (): string => fs.realpathSync(process.argv[1] ?? '.');
 
 const toSpecs = (flags: Flags, passThrough: string[] = []): OptionSpec[] => [
   {name: 'help', takesValue: false, short: 'h'},

@@ -3,6 +3,7 @@
  * user's Nix is set up (NIX_REMOTE and friends are passed through untouched).
  */
 import {JailError} from '../errors.js';
+import {loadExeca} from '../process.js';
 import {entryOfListedPath, JAIL_STORE, type StoreEntryName} from '../store.js';
 
 export const nixClosure = async (
@@ -11,7 +12,7 @@ export const nixClosure = async (
 ): Promise<Set<StoreEntryName>> => {
   if (roots.length === 0) return new Set();
   const paths = roots.map(name => `${JAIL_STORE}/${name}`);
-  const {execa} = await import('execa'); // loaded only when Nix is asked (~100 ms to import)
+  const execa = await loadExeca();
   const result = await execa('nix-store', ['--query', '--requisites', '--', ...paths], {
     reject: false,
     stdin: 'ignore',

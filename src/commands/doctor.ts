@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {execa} from 'execa';
+import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
 import {hasNativeOverlay, MOUNT_SCRIPT} from '../mount/strategy.js';
@@ -39,6 +39,7 @@ const existingAncestor = (dir: string): string => {
 };
 
 const probeWhiteout = async (dir: string): Promise<string | undefined> => {
+  const execa = await loadExeca();
   let scratch: string | undefined;
   try {
     scratch = fs.mkdtempSync(path.join(dir, '.nix-overlay-jail-doctor-'));
@@ -55,6 +56,7 @@ const probeWhiteout = async (dir: string): Promise<string | undefined> => {
 };
 
 const probeTrustedXattr = async (dir: string): Promise<string | undefined> => {
+  const execa = await loadExeca();
   const scratch = fs.mkdtempSync(path.join(dir, '.nix-overlay-jail-doctor-'));
   try {
     const result = await execa('setfattr', ['-n', 'trusted.nix-overlay-jail.doctor', '-v', 'y', scratch], {reject: false});
@@ -66,6 +68,7 @@ const probeTrustedXattr = async (dir: string): Promise<string | undefined> => {
 
 /** Mount a two-layer overlay with a whiteout, in a user namespace or (as root) a mount namespace. */
 const probeOverlay = async (inUserNamespace: boolean): Promise<string | undefined> => {
+  const execa = await loadExeca();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nix-overlay-jail-doctor-'));
   try {
     for (const dir of ['upper', 'lower', 'merged']) fs.mkdirSync(path.join(scratch, dir));

@@ -10,8 +10,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {execa} from 'execa';
 import {computeClosure, type ClosureRequest} from '../closure/index.js';
+import {loadExeca} from '../process.js';
 import {JailError, reason} from '../errors.js';
 import {MaskCache, defaultCacheDir} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
@@ -27,6 +27,7 @@ export interface MountOptions extends ClosureRequest {
 }
 
 const run = async (command: string, args: string[], what: string): Promise<void> => {
+  const execa = await loadExeca();
   const result = await execa(command, args, {reject: false});
   if (result.failed) throw new JailError('mount', `cannot ${what}: ${result.stderr.trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
 };

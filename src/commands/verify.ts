@@ -5,8 +5,8 @@
  * compares the listing with the closure.
  */
 import fs from 'node:fs';
-import {execa} from 'execa';
 import {computeClosure, type ClosureRequest} from '../closure/index.js';
+import {loadExeca} from '../process.js';
 import {JailError} from '../errors.js';
 import {MaskCache, defaultCacheDir, maskLayout, readMaskState, type MaskMode} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
@@ -40,6 +40,7 @@ export interface VerifyReport {
 const sortedDifference = (a: Iterable<string>, b: ReadonlySet<string>): string[] => [...a].filter(name => !b.has(name)).sort();
 
 export const verifyCommand = async (options: VerifyOptions): Promise<VerifyReport> => {
+  const execa = await loadExeca();
   const closure = await computeClosure({...options, verifyPresent: false});
   const isRoot = process.getuid?.() === 0;
   const strategy = chooseStrategy(options.mountWith === 'bwrap' ? 'userns' : options.mountWith, {

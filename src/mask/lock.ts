@@ -5,8 +5,9 @@
  * The start time guards against a recycled pid.
  */
 import fs from 'node:fs';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {JailError, isErrno, reason} from '../errors.js';
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 const processStartTime = (pid: number): string | undefined => {
   try {

@@ -10,7 +10,7 @@ import {TEST_USER} from './env.js';
 import {nixEnv, ROOT} from './nix.js';
 
 /** The bundled binary, as installed (package.json bin). */
-export const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.mjs');
+export const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.cjs');
 
 export interface Run {
   status: number;
@@ -54,7 +54,7 @@ const userCli = (): string => {
       }
     }
   }
-  return path.join(userPackage, 'dist/bin/nix-overlay-jail.mjs');
+  return path.join(userPackage, 'dist/bin/nix-overlay-jail.cjs');
 };
 
 export const userHome = (): string => execFileSync('sh', ['-c', `getent passwd ${TEST_USER} | cut -d: -f6`], {encoding: 'utf8'}).trim();
