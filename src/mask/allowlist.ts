@@ -20,7 +20,7 @@ import {JailError} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf} from './cache.js';
 import {acquireLock} from './lock.js';
-import {assertMaskOwned, buildAndPublish, removeAbandoned} from './publish.js';
+import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
 import {makeWhiteout} from './whiteout.js';
 import {setXattrs, type XattrAssignment} from './xattr.js';
 
@@ -131,36 +131,37 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
   const cached = readMaskState(layout.state);
   if (cached) {
     assertMaskOwned(cache, maskDir, 'allowlist');
-    return result('cached', cached);
+    return result('cached', await ensureIntact(cache, key, cached, request.closure));
   }
   const lock = await acquireLock(cache.lockFile(key));
+  let current: MaskState | undefined;
   try {
-    const current = readMaskState(layout.state);
-    if (current) {
-      assertMaskOwned(cache, maskDir, 'allowlist');
-      return result('cached', current);
+    current = readMaskState(layout.state);
+    if (current === undefined) {
+      if (fs.existsSync(maskDir)) throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
+      removeAbandoned(cache, key);
+      const state = buildAndPublish(cache, key, layout => {
+        const binEntries = writeLayer(layout.layer, request);
+        const now = new Date().toISOString();
+        return {
+          format: CACHE_FORMAT,
+          mode: 'allowlist',
+          storeDir: request.storeDir,
+          execOnly: request.execOnly,
+          closureSize: request.closure.size,
+          whiteouts: 0,
+          binEntries,
+          store: storeStateOf(fs.statSync(request.storeDir, {bigint: true})),
+          racy: false,
+          builtAt: now,
+          refreshedAt: now,
+        };
+      });
+      return result('built', state);
     }
-    if (fs.existsSync(maskDir)) throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
-    removeAbandoned(cache, key);
-    const state = buildAndPublish(cache, key, layout => {
-      const binEntries = writeLayer(layout.layer, request);
-      const now = new Date().toISOString();
-      return {
-        format: CACHE_FORMAT,
-        mode: 'allowlist',
-        storeDir: request.storeDir,
-        execOnly: request.execOnly,
-        closureSize: request.closure.size,
-        whiteouts: 0,
-        binEntries,
-        store: storeStateOf(fs.statSync(request.storeDir, {bigint: true})),
-        racy: false,
-        builtAt: now,
-        refreshedAt: now,
-      };
-    });
-    return result('built', state);
+    assertMaskOwned(cache, maskDir, 'allowlist');
   } finally {
     lock.release();
   }
+  return result('cached', await ensureIntact(cache, key, current, request.closure));
 };

@@ -24,7 +24,8 @@ import {
 } from './cache.js';
 import {acquireLock} from './lock.js';
 import {planEntry} from './plan.js';
-import {assertMaskOwned, buildAndPublish, removeAbandoned} from './publish.js';
+import {assertLayerIntact, layerStamp} from './integrity.js';
+import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
 import {WhiteoutWriter, listDirectory, readJournal} from './whiteout.js';
 
 /** How close to "now" a store change must be for its mtime to prove nothing (coarse clocks). */
@@ -192,7 +193,7 @@ const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {s
   }
   const {writer, before, seen} = scanned;
   assertClosurePresent(request, seen);
-  const state = newState(request, before, previous.whiteouts + writer.count, previous);
+  const state = {...newState(request, before, previous.whiteouts + writer.count, previous), layerStamp: layerStamp(layout.layer, 'whiteout', '')};
   writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
   return {state, added: writer.count};
 };
@@ -228,7 +229,7 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
   const cached = readMaskState(layout.state);
   if (cached && isFresh(cached, store)) {
     assertMaskOwned(cache, maskDir, 'whiteout');
-    return result('cached', cached, 0);
+    return result('cached', await ensureIntact(cache, key, cached, request.closure), 0);
   }
 
   const lock = await acquireLock(cache.lockFile(key));
@@ -237,7 +238,14 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
     const current = readMaskState(layout.state);
     if (current) {
       assertMaskOwned(cache, maskDir, 'whiteout');
-      if (isFresh(current, statStore(request.storeDir))) return result('cached', current, 0);
+      // Never add to (or use) a layer changed behind the tool's back.
+      const stamp = assertLayerIntact(layout.layer, 'whiteout', '', request.closure, current.layerStamp);
+      if (isFresh(current, statStore(request.storeDir))) {
+        if (stamp === current.layerStamp) return result('cached', current, 0);
+        const restamped = {...current, layerStamp: stamp};
+        writeFileAtomic(layout.state, `${JSON.stringify(restamped, null, 2)}\n`);
+        return result('cached', restamped, 0);
+      }
       const {state, added} = refresh(maskDir, current, request);
       return result('refreshed', state, added);
     }

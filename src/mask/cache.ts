@@ -51,6 +51,8 @@ export interface MaskState {
   store: StoreState;
   /** The store changed too close to the scan for its mtime to prove nothing came after. */
   racy: boolean;
+  /** ctime stamp of the layer's directories when the tool last checked or changed them. */
+  layerStamp?: string;
   builtAt: string;
   refreshedAt: string;
 }

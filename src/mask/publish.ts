@@ -7,7 +7,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError, isErrno, reason} from '../errors.js';
-import {type MaskCache, type MaskMode, type MaskState, maskLayout, writeFileAtomic} from './cache.js';
+import type {StoreEntryName} from '../store.js';
+import {type MaskCache, type MaskMode, type MaskState, maskLayout, readMaskState, writeFileAtomic} from './cache.js';
+import {assertLayerIntact, layerStamp} from './integrity.js';
+import {acquireLock} from './lock.js';
 import {assertOwned} from './safety.js';
 
 /**
@@ -21,6 +24,33 @@ export const assertMaskOwned = (cache: MaskCache, maskDir: string, mode: MaskMod
   assertOwned(layout.layer, cache.uid, 'mask');
   assertOwned(layout.state, cache.uid, 'mask state');
   if (mode === 'whiteout') assertOwned(layout.journal, cache.uid, 'mask journal');
+};
+
+/**
+ * Check a published mask's layer before it is used (see integrity.ts), and record its new stamp
+ * when a full check was needed. Cheap while the stamp holds; the rare full check and the state
+ * update happen under the mask's lock.
+ */
+export const ensureIntact = async (
+  cache: MaskCache,
+  key: string,
+  state: MaskState,
+  closure: ReadonlySet<StoreEntryName>,
+): Promise<MaskState> => {
+  const layout = maskLayout(cache.maskDir(key));
+  const storeBase = path.basename(state.storeDir);
+  if (state.layerStamp !== undefined && layerStamp(layout.layer, state.mode, storeBase) === state.layerStamp) return state;
+  const lock = await acquireLock(cache.lockFile(key));
+  try {
+    const latest = readMaskState(layout.state) ?? state;
+    const stamp = assertLayerIntact(layout.layer, latest.mode, storeBase, closure, latest.layerStamp);
+    if (stamp === latest.layerStamp) return latest;
+    const updated = {...latest, layerStamp: stamp};
+    writeFileAtomic(layout.state, `${JSON.stringify(updated, null, 2)}\n`);
+    return updated;
+  } finally {
+    lock.release();
+  }
 };
 
 export const removeTree = (target: string): void => {
@@ -61,8 +91,13 @@ export const buildAndPublish = (cache: MaskCache, key: string, fill: (layout: Re
       // Only possible after a stale lock was taken over: the other build won, use it.
       if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
       removeTree(staging);
+      return readMaskState(maskLayout(cache.maskDir(key)).state) ?? state;
     }
-    return state;
+    // Stamp the layer where it now lives (a rename moves a directory's ctime).
+    const published = maskLayout(cache.maskDir(key));
+    const stamped = {...state, layerStamp: layerStamp(published.layer, state.mode, path.basename(state.storeDir))};
+    writeFileAtomic(published.state, `${JSON.stringify(stamped, null, 2)}\n`);
+    return stamped;
   } catch (error) {
     removeTree(staging);
     if (error instanceof JailError) throw error;

@@ -131,6 +131,23 @@ for (const mode of ['whiteout', 'allowlist']) {
   });
 }
 
+for (const mode of ['whiteout', 'allowlist']) {
+  verifyTest(`should refuse to run on a ${mode} mask changed behind its back`, () => {
+    const fixture = buildFixture();
+    const cache = tempDir('cache');
+    const first = run(['exec', '--mode', mode, '--cache-dir', cache, '--', sh(), '-c', 'true']);
+    assert.is(first.status, 0, first.stderr);
+    const layer = path.join(cache, 'masks', fs.readdirSync(path.join(cache, 'masks'))[0]!, 'layer');
+    const planted = path.join(layer, mode === 'whiteout' ? '' : 'store', path.basename(fixture.outsider));
+    if (mode === 'whiteout') fs.unlinkSync(planted);
+    fs.mkdirSync(planted);
+    const second = run(['exec', '--mode', mode, '--cache-dir', cache, '--', sh(), '-c', 'ls /nix/store']);
+    assert.is(second.status, 125);
+    assert.is(second.stdout, '');
+    assert.match(second.stderr, new RegExp(`refusing mask: ${planted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not (a whiteout|in the closure)`));
+  });
+}
+
 verifyTest('should report store paths newer than a whiteout mask', () => {
   const fixture = buildFixture();
   const cache = tempDir('cache');
