@@ -11,6 +11,7 @@ import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js'
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
+import {ttyInjectionFilter} from '../jail/seccomp.js';
 import {entriesWithBin} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
@@ -52,6 +53,7 @@ export interface ExecPlan {
 }
 
 const STATUS_FD = 3;
+const SECCOMP_FD = 4;
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
 export const resolveCommand = (command: string, storeDir: string, searchPath: string | undefined) => {
@@ -166,6 +168,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       home: options.env['HOME'],
       extra: options.bwrapArg,
       statusFd: STATUS_FD,
+      seccompFd: SECCOMP_FD,
     },
   });
   return {argv, key: path.basename(maskDir), cacheDir, strategy, mode, maskDir, maskStatus};
@@ -190,7 +193,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     if (registration === undefined) continue;
     try {
       const {runJail} = await import('../jail/run.js');
-      const outcome = await runJail(plan.argv, STATUS_FD);
+      const outcome = await runJail(plan.argv, STATUS_FD, new Map([[SECCOMP_FD, ttyInjectionFilter()]]));
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
       return outcome.exitCode;
     } finally {

@@ -37,6 +37,8 @@ export interface JailSpec {
   extra: string[];
   /** File descriptor bubblewrap reports the jail's pid and exit code on. */
   statusFd: number;
+  /** File descriptor bubblewrap reads the seccomp filter from (see seccomp.ts). */
+  seccompFd?: number | undefined;
 }
 
 /** Parse `SRC[:DEST]`; DEST is the part after the last colon when it is absolute. */
@@ -87,6 +89,9 @@ export const jailEnvironment = ({host, path: searchPath, keep, set}: Environment
 export const bwrapArgs = (spec: JailSpec): string[] => {
   const args = [
     '--unshare-user',
+    // No user namespaces inside: a nested one would give the program capabilities over new
+    // mounts of its own (unshare, mount) — harmless to the store, but attack surface.
+    '--disable-userns',
     ...(spec.uid === undefined ? [] : ['--uid', String(spec.uid)]),
     ...(spec.gid === undefined ? [] : ['--gid', String(spec.gid)]),
     '--unshare-pid',
@@ -113,6 +118,7 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   args.push('--clearenv');
   for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value);
   args.push('--json-status-fd', String(spec.statusFd));
+  if (spec.seccompFd !== undefined) args.push('--seccomp', String(spec.seccompFd));
   args.push(...spec.extra);
   args.push('--', ...spec.argv);
   return args;

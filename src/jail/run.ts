@@ -32,12 +32,22 @@ export interface JailOutcome {
   started: boolean;
 }
 
-export const runJail = (argv: readonly string[], statusFd: number): Promise<JailOutcome> =>
+/**
+ * @param statusFd where bubblewrap writes its JSON status
+ * @param inputs data for bubblewrap to read on other descriptors (the seccomp filter)
+ */
+export const runJail = (argv: readonly string[], statusFd: number, inputs: ReadonlyMap<number, Buffer> = new Map()): Promise<JailOutcome> =>
   new Promise((resolve, reject) => {
     const stdio: Array<'inherit' | 'pipe' | 'ignore'> = ['inherit', 'inherit', 'inherit'];
-    while (stdio.length < statusFd) stdio.push('ignore');
-    stdio.push('pipe');
+    const highest = Math.max(statusFd, ...inputs.keys());
+    for (let fd = 3; fd <= highest; fd++) stdio.push(fd === statusFd || inputs.has(fd) ? 'pipe' : 'ignore');
     const child = spawn(argv[0]!, argv.slice(1), {stdio});
+    for (const [fd, data] of inputs) {
+      const stream = child.stdio[fd] as NodeJS.WritableStream | null;
+      // Ignore EPIPE: if the chain fails before bubblewrap reads, the failure is reported below.
+      (stream as unknown as NodeJS.EventEmitter | null)?.on('error', () => undefined);
+      stream?.end(data);
+    }
     let sandboxPid: number | undefined;
     let bwrapExit: number | undefined;
     let status = '';

@@ -1,0 +1,100 @@
+/**
+ * Escape attempts from inside the jail, as root and as an ordinary user: each must fail.
+ */
+import {spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {CLI, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
+import {missing, TEST_USER, when} from '../helpers/env.js';
+import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {tiocstiProgram} from '../helpers/tiocsti.js';
+
+const hasCompiler = spawnSync('sh', ['-c', 'command -v cc && command -v script'], {stdio: 'ignore'}).status === 0;
+
+const callers = [
+  {name: 'root', needs: missing('root', 'nix', 'bwrap'), run, cache: () => tempDir('cache'), command: (args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]], env: nixEnv},
+  {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), run: runAsUser, cache: () => tempDir('cache', TEST_USER), command: userCommand, env: userEnv},
+];
+
+for (const caller of callers) {
+  const escape = suite(`escape attempts as ${caller.name}`);
+  const attempt = when(escape, caller.needs);
+  let cache = '';
+  escape.before(() => {
+    if (caller.needs === undefined) cache = caller.cache();
+  });
+  const jail = (script: string, args: string[] = [], options?: RunOptions): Run =>
+    caller.run(['exec', '--cache-dir', cache, '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', script, 'sh', ...args], options);
+
+  attempt('should not reach a non-closure path through .., /proc/self/root, /proc/1/root or a cwd', () => {
+    const {app, outsider} = buildFixture();
+    const name = path.basename(outsider);
+    const probes = [`${app}/../${name}/secret.txt`, `/proc/self/root/nix/store/${name}/secret.txt`, `/proc/1/root/nix/store/${name}/secret.txt`,
+      `/proc/self/cwd/../../nix/store/${name}/secret.txt`, `/nix/store/./${name}/secret.txt`, `/nix/store/.links`, '/nix/var/nix/daemon-socket/socket'];
+    const script = 'for p; do cat "$p" >/dev/null 2>&1 && echo "READ $p"; ls "$p" >/dev/null 2>&1 && echo "LISTED $p"; done; ' +
+      'for d in /proc/*/root /proc/*/cwd; do ls "$d/nix/store" 2>/dev/null; done | sort -u';
+    const result = jail(script, probes);
+    assert.is(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.not.ok(lines.some(line => line.startsWith('READ') || line.startsWith('LISTED')), result.stdout);
+    assert.not.ok(lines.includes(name), 'the outsider is not listed through any /proc/*/root');
+  });
+
+  attempt('should refuse writing, creating, renaming, removing and chmod-ing anything under /nix/store', () => {
+    const {lib} = buildFixture();
+    const before = fs.statSync(lib);
+    const script = 'p="$1"; touch /nix/store/new && echo CREATED; mkdir /nix/store/dir && echo MKDIR; echo x > "$p/lib.txt" && echo WROTE; ' +
+      'mv "$p" /nix/store/moved && echo RENAMED; rm -rf "$p" && echo REMOVED; chmod 777 "$p" && echo CHMOD; ln -s x /nix/store/link && echo LINKED; echo done';
+    const result = jail(script, [lib]);
+    assert.is(result.stdout, 'done\n', result.stdout);
+    assert.is(fs.readFileSync(path.join(lib, 'lib.txt'), 'utf8'), 'library file\n');
+    assert.is(fs.statSync(lib).mode, before.mode);
+  });
+
+  attempt('should refuse mount, umount, pivot_root, unshare and device mknod from inside', () => {
+    const script = 'mount -t tmpfs none /nix/store 2>/dev/null && echo MOUNTED; umount /nix/store 2>/dev/null && echo UNMOUNTED; ' +
+      'mkdir -p /tmp/new /tmp/new/old; pivot_root /tmp/new /tmp/new/old 2>/dev/null && echo PIVOTED; ' +
+      'unshare -U true 2>/dev/null && echo UNSHARED-USER; unshare -m true 2>/dev/null && echo UNSHARED-MOUNT; ' +
+      'mknod /tmp/null c 1 3 2>/dev/null && echo MKNOD; chroot / true 2>/dev/null && echo CHROOT; echo done';
+    assert.is(jail(script).stdout, 'done\n');
+  });
+
+  attempt('should not see or signal host processes', () => {
+    const script = 'ls /proc | grep -c "^[0-9]"; kill -0 "$1" 2>/dev/null && echo SIGNALLED; echo done';
+    const result = jail(script, [String(process.pid)]);
+    const [count, last] = result.stdout.trim().split('\n');
+    assert.ok(Number(count) <= 4, `the jail sees ${count} processes`);
+    assert.is(last, 'done');
+  });
+
+  attempt('should show no host path in /proc/self/mountinfo but the store and the mask the README names', () => {
+    const result = jail('cat /proc/self/mountinfo');
+    assert.is(result.status, 0, result.stderr);
+    for (const line of result.stdout.trim().split('\n')) {
+      const fields = line.split(' ');
+      const superOptions = fields[fields.indexOf('-') + 3] ?? '';
+      // The overlay's options name the mask layer and the store (or its parent): documented.
+      for (const hostPath of superOptions.match(/\/[^,:]+/g) ?? []) {
+        assert.ok(hostPath.startsWith(`${cache}/masks/`) || hostPath === '/nix/store' || hostPath === '/nix', `${hostPath} in ${line}`);
+      }
+      // A mount's root inside its filesystem must not name a host directory.
+      assert.not.match(fields[3] ?? '', /^\/(tmp|home|root|var|work|etc|usr)\b/, line);
+    }
+  });
+
+  when(escape, caller.needs ?? (hasCompiler ? undefined : 'needs cc and script (util-linux)'))(
+    'should not push input into the caller\'s terminal (TIOCSTI)', () => {
+      const program = tiocstiProgram();
+      const [command, args] = caller.command(['exec', '--cache-dir', cache, '--', program]);
+      // script(1) gives the jail a real terminal, as an interactive caller has.
+      const quoted = [command, ...args].map(word => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+      const result = spawnSync('script', ['-qec', quoted, '/dev/null'], {encoding: 'utf8', env: caller.env(), cwd: '/'});
+      assert.match(result.stdout, /TIOCSTI Operation not permitted/);
+      assert.not.match(result.stdout, /SUCCEEDED/);
+      assert.is(result.status, 0, result.stdout);
+    });
+
+  escape.run();
+}
