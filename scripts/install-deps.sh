@@ -9,6 +9,7 @@ command -v nix-store >/dev/null || missing+=(nix-bin)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
 command -v setfattr >/dev/null || missing+=(attr)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)  # the TIOCSTI test builds a static C program
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2

@@ -113,7 +113,7 @@ rootTest('should refuse a directory it did not make', () => {
   fs.writeFileSync(path.join(dir, 'precious'), 'data');
   const store = makeStore(path.join(dir, 'store'), 10);
   expectFailure(['build', '--cache-dir', dir, '--store', store.dir, '--closure-file', closureFile(path.join(dir, 'store', '..'), store.names.slice(0, 1))],
-    /not empty and was not made by nix-overlay-jail/);
+    /refusing cache directory .*: it holds \S+ and was not made by nix-overlay-jail/);
 });
 
 cacheFaults.run();

@@ -1,0 +1,154 @@
+/**
+ * Faults, concurrency and soak: builds killed at random points, fifty jails started at once,
+ * gc running beside jails, and a thousand jails in a row leaving nothing behind.
+ */
+import {spawn, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {baseNames, CLI, mergedListing, mountTable, run, tempDir} from '../helpers/cli.js';
+import {missing, when} from '../helpers/env.js';
+import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {closureFile, makeStore} from '../helpers/store.js';
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const runAsync = (args: string[], env: NodeJS.ProcessEnv = nixEnv()): Promise<Exit> => new Promise(resolve => {
+  const child = spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', chunk => (stdout += chunk));
+  child.stderr.on('data', chunk => (stderr += chunk));
+  child.on('close', code => resolve({code, stdout, stderr}));
+});
+
+const stress = suite('faults, concurrency and soak');
+const rootTest = when(stress, missing('root', 'nix', 'bwrap'));
+
+rootTest('should never publish or use a partial mask when builds are killed at random points (20 times)', async () => {
+  const dir = tempDir('kill');
+  const store = makeStore(path.join(dir, 'store'), 30_000);
+  const closure = store.names.slice(0, 3);
+  const cache = path.join(dir, 'cache');
+  const args = ['build', '--json', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const expected = 30_000 - closure.length + 2;
+  for (let round = 0; round < 20; round++) {
+    const child = spawn(process.execPath, [CLI, ...args], {stdio: 'ignore'});
+    await new Promise(resolve => setTimeout(resolve, Math.floor(Math.random() * 400)));
+    child.kill('SIGKILL');
+    await new Promise(resolve => child.on('close', resolve));
+    for (const key of fs.existsSync(path.join(cache, 'masks')) ? fs.readdirSync(path.join(cache, 'masks')) : []) {
+      // Whatever was published is whole.
+      assert.is(fs.readdirSync(path.join(cache, 'masks', key, 'layer')).length, expected, `round ${round}`);
+    }
+  }
+  const final = run(args);
+  assert.is(final.status, 0, final.stderr);
+  const report = JSON.parse(final.stdout) as {mask: string};
+  assert.equal(mergedListing(report.mask, store.dir), ['.', '..', ...closure].sort());
+  assert.equal(fs.readdirSync(path.join(cache, 'tmp')), [], 'abandoned staging directories are cleaned up');
+});
+
+rootTest('should build once when fifty jails start at once on a cold cache, and show each exactly the closure', async () => {
+  const fixture = buildFixture();
+  const cache = tempDir('fifty');
+  // Count builds: each cold whiteout build calls mknod once for its first template.
+  const bin = tempDir('mknod-log');
+  const log = path.join(bin, 'calls');
+  const realMknod = spawnSync('sh', ['-c', 'command -v mknod'], {encoding: 'utf8'}).stdout.trim();
+  fs.writeFileSync(path.join(bin, 'mknod'), `#!/bin/sh\necho "$$" >> '${log}'\nexec '${realMknod}' "$@"\n`, {mode: 0o755});
+  const env = {...nixEnv(), PATH: `${bin}:${process.env['PATH']}`};
+  const exits = await Promise.all(Array.from({length: 50}, () =>
+    runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store'], env)));
+  const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
+  for (const exit of exits) {
+    assert.is(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout.trim().split('\n').sort(), expected);
+  }
+  assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
+  assert.is(fs.readdirSync(path.join(cache, 'masks')).length, 1);
+});
+
+rootTest('should run jails with different closures at once, each seeing its own', async () => {
+  const dir = tempDir('different');
+  const store = makeStore(path.join(dir, 'store'), 200);
+  const busybox = `${'b'.repeat(32)}-busybox`;
+  fs.mkdirSync(path.join(store.dir, busybox, 'bin'), {recursive: true});
+  fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(store.dir, busybox, 'bin', 'busybox'));
+  fs.chmodSync(path.join(store.dir, busybox, 'bin', 'busybox'), 0o755);
+  const cache = path.join(dir, 'cache');
+  const closures = Array.from({length: 10}, (_, index) => [busybox, ...store.names.slice(index * 5, index * 5 + 3 + index)]);
+  const exits = await Promise.all(closures.map((names, index) => {
+    const list = path.join(dir, `closure-${index}`);
+    fs.mkdirSync(list);
+    return runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(list, names),
+      '--', `/nix/store/${busybox}/bin/busybox`, 'ls', '-a', '-1', '/nix/store']);
+  }));
+  exits.forEach((exit, index) => {
+    assert.is(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout.trim().split('\n').sort(), ['.', '..', ...closures[index]!].sort());
+  });
+});
+
+rootTest('should never let gc remove a mask under a running jail', async () => {
+  const fixture = buildFixture();
+  const cache = tempDir('gc-beside');
+  const jails = Array.from({length: 10}, () =>
+    runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'sleep 2; ls -a -1 /nix/store']));
+  let gcRuns = 0;
+  let settled = false;
+  const all = Promise.all(jails).finally(() => {
+    settled = true;
+  });
+  while (!settled) {
+    if (fs.existsSync(path.join(cache, 'CACHEDIR.TAG'))) {
+      const gc = await runAsync(['gc', '--max-age', '0', '--cache-dir', cache]);
+      assert.is(gc.code, 0, gc.stderr);
+      gcRuns++;
+    }
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+  await all;
+  const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
+  for (const exit of await Promise.all(jails)) {
+    assert.is(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout.trim().split('\n').sort(), expected);
+  }
+  assert.ok(gcRuns > 3, `gc ran ${gcRuns} times`);
+});
+
+rootTest('should leave no mount, temporary directory, file descriptor or process behind after 1,000 jails in a row', () => {
+  const fixture = buildFixture();
+  const cache = tempDir('soak');
+  const before = {
+    mounts: mountTable(),
+    tmp: fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(),
+    fds: fs.readdirSync('/proc/self/fd').length,
+  };
+  const count = Number(process.env['NOJ_SOAK_RUNS'] ?? 1000);
+  for (let index = 0; index < count; index++) {
+    const result = spawnSync(process.execPath, [CLI, 'exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'exit 3'],
+      {stdio: 'ignore', env: nixEnv()});
+    assert.is(result.status, 3, `run ${index}`);
+  }
+  assert.is(mountTable(), before.mounts);
+  assert.equal(fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(), before.tmp);
+  assert.is(fs.readdirSync('/proc/self/fd').length, before.fds);
+  // bubblewrap's outer process exits once it has the program's status; its sandbox init may
+  // still be exiting then and is reaped by the system's init, so zombies do not count.
+  const running = spawnSync('ps', ['-C', 'bwrap,unshare', '-o', 'stat=,pid=,args='], {encoding: 'utf8'}).stdout
+    .split('\n').filter(line => line.trim() !== '' && !line.trim().startsWith('Z'));
+  assert.equal(running, [], 'no bubblewrap or unshare left running');
+  const [key, ...others] = fs.readdirSync(path.join(cache, 'masks'));
+  assert.equal(others, [], 'one mask');
+  assert.equal(fs.readdirSync(path.join(cache, 'tmp')), []);
+  assert.equal(fs.readdirSync(path.join(cache, 'locks')), []);
+  assert.equal(fs.readdirSync(path.join(cache, 'masks', key!, 'jails')), [], 'every jail deregistered');
+});
+
+stress.run();
