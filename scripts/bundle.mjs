@@ -1,7 +1,7 @@
 // Bundle the CLI into one CommonJS file. Measured on `exec -- true` with a 1,000-path closure:
 // tsc's ~30 ES modules 114 ms, an ES-module bundle 105 ms, this 97 ms (Node's ES-module loader
 // resolves and links each module asynchronously; require() of one file does not). Commands are
-// initialised lazily inside the bundle; execa, meow and fs-extra stay in node_modules and are
+// initialised lazily inside the bundle; execa and meow stay in node_modules and are
 // imported dynamically, only by the commands that need them.
 import fs from 'node:fs';
 import {build} from 'esbuild';
@@ -14,6 +14,6 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['execa', 'meow', 'fs-extra'],
+  external: ['execa', 'meow'],
   logLevel: 'warning',
 });
