@@ -2,7 +2,7 @@
  * Running the real nix-overlay-jail binary, as root or as the unprivileged test user, and
  * looking at the host the way a test must: the mount table, and overlay mounts of masks.
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,22 @@ export const run = (args: readonly string[], options: RunOptions = {}): Run => {
   });
   return {status: result.status ?? -1, signal: result.signal, stdout: result.stdout, stderr: result.stderr};
 };
+
+export interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the binary without waiting, for tests that start several at once. */
+export const runAsync = (args: readonly string[], env: NodeJS.ProcessEnv = nixEnv()): Promise<Exit> => new Promise(resolve => {
+  const child = spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', chunk => (stdout += chunk));
+  child.stderr.on('data', chunk => (stderr += chunk));
+  child.on('close', code => resolve({code, stdout, stderr}));
+});
 
 /**
  * The package as the test user can read it: the checkout itself when its path is open to

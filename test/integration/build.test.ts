@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mergedListing, run, runAsUser, tempDir} from '../helpers/cli.js';
+import {baseNames, CLI, mergedListing, run, runAsUser, runAsync, tempDir} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture, nixEnv} from '../helpers/nix.js';
 import {addEntries, closureFile, makeStore} from '../helpers/store.js';
@@ -243,13 +243,3 @@ function childProcess(command: string, args: string[]): string {
   return execFileSync(command, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
 }
 
-function runAsync(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  return new Promise(resolve => {
-    const child = spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe']});
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', chunk => (stdout += chunk));
-    child.stderr.on('data', chunk => (stderr += chunk));
-    child.on('close', code => resolve({code, stdout, stderr}));
-  });
-}

@@ -7,25 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mergedListing, mountTable, run, tempDir} from '../helpers/cli.js';
+import {baseNames, CLI, mergedListing, mountTable, run, runAsync, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {closureFile, makeStore} from '../helpers/store.js';
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const runAsync = (args: string[], env: NodeJS.ProcessEnv = nixEnv()): Promise<Exit> => new Promise(resolve => {
-  const child = spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env});
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', chunk => (stdout += chunk));
-  child.stderr.on('data', chunk => (stderr += chunk));
-  child.on('close', code => resolve({code, stdout, stderr}));
-});
 
 const stress = suite('faults, concurrency and soak');
 const rootTest = when(stress, missing('root', 'nix', 'bwrap'));
