@@ -137,3 +137,85 @@ rootTest('should leave no mount, temporary directory, file descriptor or process
 });
 
 stress.run();
+
+// ---
+
+const odd = suite('odd input and a changing store');
+const oddTest = when(odd, missing('root', 'nix', 'bwrap'));
+
+oddTest('should jail exactly a closure whose names hold + = ? . _ - , : and spaces, with a store and cache path that do too', () => {
+  const dir = tempDir('odd, dir: with spaces');
+  const store = path.join(dir, 'store, odd: path');
+  fs.mkdirSync(store);
+  const busybox = `${'b'.repeat(32)}-busybox`;
+  fs.mkdirSync(path.join(store, busybox, 'bin'), {recursive: true});
+  fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(store, busybox, 'bin', 'busybox'));
+  fs.chmodSync(path.join(store, busybox, 'bin', 'busybox'), 0o755);
+  const names = ['0aaa-a+b=c?d.e_f-g', '1bbb-with, comma', '2ccc-with: colon', '3ddd-with space', '4eee-.dotted', '.hidden'];
+  for (const name of names) fs.mkdirSync(path.join(store, name));
+  const inside = [busybox, names[0]!, names[1]!, names[2]!];
+  const list = path.join(dir, 'closure');
+  fs.writeFileSync(list, inside.map(name => `/nix/store/${name}\n`).join(''));
+  // An allowlist layer stacks over the store's parent, so its cache must be elsewhere.
+  const caches = {whiteout: path.join(dir, 'cache, whiteout: x'), allowlist: path.join(tempDir('odd cache, allowlist: x'), 'cache, y: z')};
+  for (const mode of ['whiteout', 'allowlist'] as const) {
+    const result = run(['exec', '--mode', mode, '--cache-dir', caches[mode], '--store', store, '--closure-file', list,
+      '--', `/nix/store/${busybox}/bin/busybox`, 'ls', '-a', '-1', '/nix/store']);
+    assert.is(result.status, 0, `${mode}: ${result.stderr}`);
+    assert.equal(result.stdout.split('\n').filter(Boolean).sort(), ['.', '..', ...inside].sort(), mode);
+  }
+});
+
+oddTest('should refuse a cache on a full filesystem with one line, leaving nothing half-written', () => {
+  const dir = tempDir('full');
+  const store = makeStore(path.join(dir, 'store'), 20_000);
+  const list = closureFile(dir, store.names.slice(0, 2));
+  const mount = path.join(dir, 'small');
+  fs.mkdirSync(mount);
+  // A 200 KiB tmpfs in a private mount namespace: too small for the journal of 20,000 names.
+  const output = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
+    'exec 2>&1; mount -t tmpfs -o size=200k tmpfs "$1" && shift && "$@"; echo "status=$?"; echo "left=$(find "$0/cache/masks" "$0/cache/tmp" -mindepth 1 | wc -l)"',
+    mount, mount, process.execPath, CLI, 'build', '--mode', 'whiteout', '--cache-dir', path.join(mount, 'cache'), '--store', store.dir, '--closure-file', list],
+  {encoding: 'utf8'}).stdout;
+  assert.match(output, /status=125/);
+  assert.match(output, /nix-overlay-jail: cannot (link a whiteout|build mask|create)[^\n]*no space left on device/i);
+  assert.match(output, /left=0/);
+  assert.is(output.split('\n').filter(line => line.startsWith('nix-overlay-jail:')).length, 1);
+});
+
+oddTest('should hide store paths added during a cold build, and survive paths removed after it', async () => {
+  const dir = tempDir('changing');
+  const store = makeStore(path.join(dir, 'store'), 40_000);
+  const closure = store.names.slice(0, 3);
+  const args = ['build', '--json', '--mode', 'whiteout', '--cache-dir', path.join(dir, 'cache'), '--store', store.dir, '--closure-file', closureFile(dir, closure)];
+  const building = runAsync(args);
+  // Add entries while the build scans the store.
+  const added: string[] = [];
+  for (let index = 0; index < 50; index++) {
+    const name = `${'9'.repeat(32)}-during-${index}`;
+    fs.writeFileSync(path.join(store.dir, name), '');
+    added.push(name);
+    await new Promise(resolve => setTimeout(resolve, 5));
+  }
+  const built = await building;
+  assert.is(built.code, 0, built.stderr);
+  const mask = (JSON.parse(built.stdout) as {mask: string}).mask;
+  // The next use refreshes if the scan missed any: nothing added may show.
+  const next = run(args);
+  assert.is(next.status, 0, next.stderr);
+  assert.equal(mergedListing(mask, store.dir), ['.', '..', ...closure].sort());
+
+  // Garbage collection removes paths outside the closure: their whiteouts stay, harmlessly.
+  for (const name of [...added.slice(0, 10), ...store.names.slice(100, 200)]) fs.rmSync(path.join(store.dir, name), {force: true});
+  const after = run(args);
+  assert.is(after.status, 0, after.stderr);
+  assert.equal(mergedListing(mask, store.dir), ['.', '..', ...closure].sort());
+
+  // A closure path that was collected is an error, not a silently smaller jail.
+  fs.rmSync(path.join(store.dir, closure[1]!), {recursive: true, force: true});
+  const gone = run(args);
+  assert.is(gone.status, 125);
+  assert.match(gone.stderr, new RegExp(`store entry does not exist: .*${closure[1]}`));
+});
+
+odd.run();
