@@ -2,7 +2,8 @@
  * `exec`: run a program in a jail whose /nix/store is its closure, with one overlay mount.
  *
  * Warm path (same command, store unchanged): resolve the command, read its cached closure,
- * stat the store and read the mask's state — no nix-store call, no listing of the store.
+ * stat the store, read the mask's state and stat its layer (the tamper stamp), register the
+ * jail on the mask — no nix-store call, no listing of the store — then start the jail.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -114,10 +115,12 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const setenv = options.setenv.map(parseSetenv);
 
   const isRoot = process.getuid?.() === 0;
+  const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
   const strategy = chooseStrategy(options.mountWith, {
     isRoot,
-    usernsUnavailable: options.mountWith === 'root' ? undefined : usernsUnavailable(),
-    bwrapVersion: options.mountWith === 'bwrap' || (!isRoot && options.mountWith === 'auto' && usernsUnavailable()) ? bwrapVersion() : undefined,
+    usernsUnavailable: noUserns,
+    // Asking bubblewrap its version costs a process: only when the choice depends on it.
+    bwrapVersion: options.mountWith === 'bwrap' || (!isRoot && options.mountWith === 'auto' && noUserns) ? bwrapVersion() : undefined,
   });
   requireTools(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']);
 
