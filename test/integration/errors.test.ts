@@ -122,3 +122,38 @@ function privateNamespace(script: string, args: string[], zero = 'sh'): string {
   const result = execFileSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', `exec 2>&1; ${script}`, zero, ...args], {encoding: 'utf8'});
   return result;
 }
+
+// ---
+
+const planted = suite('masks and caches reached through what another user planted');
+const plantedTest = when(planted, missing('root', 'nix'));
+
+plantedTest('should refuse a cache reached through a symlink another user owns, and a mask replaced by a symlink', () => {
+  const dir = tempDir('planted');
+  const store = makeStore(path.join(dir, 'store'), 10);
+  const list = closureFile(dir, store.names.slice(0, 1));
+  const elsewhere = path.join(dir, 'elsewhere');
+  fs.mkdirSync(elsewhere, {mode: 0o700});
+  const link = path.join(dir, 'link');
+  fs.symlinkSync(elsewhere, link);
+  fs.lchownSync(link, 65534, 65534);
+  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', path.join(link, 'cache'), '--store', store.dir, '--closure-file', list],
+    /refusing cache below .*link: owned by another user/);
+  assert.equal(fs.readdirSync(elsewhere), [], 'nothing was made through the link');
+
+  const cache = path.join(dir, 'cache');
+  const built = run(['build', '--json', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list]);
+  assert.is(built.status, 0, built.stderr);
+  const maskDir = path.dirname((JSON.parse(built.stdout) as {mask: string}).mask);
+  const decoy = path.join(dir, 'decoy');
+  fs.renameSync(maskDir, decoy);
+  fs.symlinkSync(decoy, maskDir);
+  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list], /refusing mask .*: it is a symbolic link/);
+});
+
+plantedTest('should answer a million-line closure file with one line', () => {
+  const lines = Array.from({length: 1_000_000}, (_, index) => `/nix/store/${String(index).padStart(32, '0')}-p${index}`).join('\n');
+  expectFailure(['closure', '--store', smallStore, '--closure-file', '-'], /store entry does not exist: .*-p0 \(and 999999 more\)/, lines);
+});
+
+planted.run();

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mergedListing, mountTable, run, runAsync, tempDir} from '../helpers/cli.js';
-import {missing, when} from '../helpers/env.js';
+import {baseNames, CLI, mergedListing, mountTable, run, runAsync, tempDir, userCommand, userEnv} from '../helpers/cli.js';
+import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {closureFile, makeStore} from '../helpers/store.js';
 
@@ -219,3 +219,35 @@ oddTest('should hide store paths added during a cold build, and survive paths re
 });
 
 odd.run();
+
+// ---
+
+const asUser = suite('concurrency as an ordinary user');
+const userTest = when(asUser, missing('test-user', 'nix', 'bwrap'));
+
+userTest('should build once when twenty jails of an ordinary user start at once, each seeing exactly the closure', async () => {
+  const fixture = buildFixture();
+  const cache = tempDir('user-twenty', TEST_USER);
+  const bin = tempDir('user-mknod-log', TEST_USER);
+  const log = path.join(bin, 'calls');
+  const realMknod = spawnSync('sh', ['-c', 'command -v mknod'], {encoding: 'utf8'}).stdout.trim();
+  fs.writeFileSync(path.join(bin, 'mknod'), `#!/bin/sh\necho "$$" >> '${log}'\nexec '${realMknod}' "$@"\n`, {mode: 0o755});
+  const env = {...userEnv(), PATH: `${bin}:${process.env['PATH']}`};
+  const exits = await Promise.all(Array.from({length: 20}, () => new Promise<{code: number | null; stdout: string; stderr: string}>(resolve => {
+    const [command, args] = userCommand(['exec', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store']);
+    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/'});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', chunk => (stdout += chunk));
+    child.stderr.on('data', chunk => (stderr += chunk));
+    child.on('close', code => resolve({code, stdout, stderr}));
+  })));
+  const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
+  for (const exit of exits) {
+    assert.is(exit.code, 0, exit.stderr);
+    assert.equal(exit.stdout.trim().split('\n').sort(), expected);
+  }
+  assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
+});
+
+asUser.run();
