@@ -47,6 +47,8 @@ export interface ExecPlan {
   argv: string[];
   key: string;
   cacheDir: string;
+  /** The opened cache (undefined for --dry-run, which writes nothing). */
+  cache: MaskCache | undefined;
   strategy: Strategy;
   mode: MaskMode;
   maskDir: string;
@@ -174,7 +176,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       seccompFd: SECCOMP_FD,
     },
   });
-  return {argv, key: path.basename(maskDir), cacheDir, strategy, mode, maskDir, maskStatus};
+  return {argv, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -191,8 +193,9 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
   // Register on the mask so gc leaves it alone; if gc removed it since it was looked up,
   // look it up (build it) again.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const plan = await planExec(options);
-    const registration = await registerJail(MaskCache.open(plan.cacheDir), plan.key);
+    // A real run (never a dry one) opens the cache, so plan.cache is set.
+    const plan = await planExec({...options, dryRun: false});
+    const registration = await registerJail(plan.cache!, plan.key);
     if (registration === undefined) continue;
     try {
       const {runJail} = await import('../jail/run.js');

@@ -19,6 +19,7 @@ import path from 'node:path';
 import {JailError} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf} from './cache.js';
+import {entriesWithBin} from './build.js';
 import {acquireLock} from './lock.js';
 import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
 import {makeWhiteout} from './whiteout.js';
@@ -55,7 +56,7 @@ const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
   const storeInLayer = path.join(layer, storeBase);
   fs.mkdirSync(storeInLayer);
   const xattrs: XattrAssignment[] = [{file: storeInLayer, name: 'trusted.overlay.opaque', value: 'y'}];
-  const withBin: string[] = [];
+  const entries = new Map<StoreEntryName, fs.Stats>();
 
   for (const name of [...request.closure].sort()) {
     const real = path.join(request.storeDir, name);
@@ -66,15 +67,11 @@ const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
     } catch {
       throw new JailError('no-such-entry', `store entry does not exist: ${real}`);
     }
+    entries.set(name, stats);
     const redirect = {file: target, name: 'trusted.overlay.redirect', value: `/${storeBase}/${name}`};
     if (stats.isDirectory()) {
       fs.mkdirSync(target);
       xattrs.push(redirect);
-      try {
-        if (fs.statSync(path.join(real, 'bin')).isDirectory()) withBin.push(name);
-      } catch {
-        // no bin directory
-      }
     } else if (stats.isFile()) {
       // A sparse stub of the same size: metacopy takes the data from the real file.
       fs.writeFileSync(target, '', {flag: 'wx'});
@@ -94,14 +91,11 @@ const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
   }
   setXattrs(xattrs);
 
-  for (const name of request.closure) {
-    const stats = fs.lstatSync(path.join(request.storeDir, name));
-    copyAttributes(path.join(storeInLayer, name), stats, stats.isSymbolicLink());
-  }
+  for (const [name, stats] of entries) copyAttributes(path.join(storeInLayer, name), stats, stats.isSymbolicLink());
   const store = fs.statSync(request.storeDir);
   copyAttributes(storeInLayer, store, false);
   if (request.execOnly) fs.chmodSync(storeInLayer, 0o111);
-  return withBin.sort();
+  return entriesWithBin(request.storeDir, request.closure);
 };
 
 

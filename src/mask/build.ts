@@ -20,7 +20,7 @@ import {
   readMaskState,
   sameStoreState,
   storeStateOf,
-  writeFileAtomic,
+  writeMaskState,
 } from './cache.js';
 import {acquireLock} from './lock.js';
 import {planEntry} from './plan.js';
@@ -194,13 +194,15 @@ const refresh = (maskDir: string, previous: MaskState, request: MaskRequest): {s
   const {writer, before, seen} = scanned;
   assertClosurePresent(request, seen);
   const state = {...newState(request, before, previous.whiteouts + writer.count, previous), layerStamp: layerStamp(layout.layer, 'whiteout', '')};
-  writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
+  writeMaskState(layout.state, state);
   return {state, added: writer.count};
 };
 
 /** The key a request's mask has, from one stat() of the store: no writes, no listing. */
-export const whiteoutMaskKey = (request: Pick<MaskRequest, 'storeDir' | 'closure' | 'execOnly'>): string => {
-  const store = statStore(request.storeDir);
+export const whiteoutMaskKey = (
+  request: Pick<MaskRequest, 'storeDir' | 'closure' | 'execOnly'>,
+  store: fs.BigIntStats = statStore(request.storeDir),
+): string => {
   return maskKey({
     mode: 'whiteout',
     storeDir: request.storeDir,
@@ -213,7 +215,7 @@ export const whiteoutMaskKey = (request: Pick<MaskRequest, 'storeDir' | 'closure
 
 export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest): Promise<Mask> => {
   const store = statStore(request.storeDir);
-  const key = whiteoutMaskKey(request);
+  const key = whiteoutMaskKey(request, store);
   const maskDir = cache.maskDir(key);
   const layout = maskLayout(maskDir);
   const result = (status: MaskStatus, state: MaskState, added: number): Mask => ({
@@ -243,7 +245,7 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
       if (isFresh(current, statStore(request.storeDir))) {
         if (stamp === current.layerStamp) return result('cached', current, 0);
         const restamped = {...current, layerStamp: stamp};
-        writeFileAtomic(layout.state, `${JSON.stringify(restamped, null, 2)}\n`);
+        writeMaskState(layout.state, restamped);
         return result('cached', restamped, 0);
       }
       const {state, added} = refresh(maskDir, current, request);

@@ -194,6 +194,11 @@ export const readMaskState = (file: string): MaskState | undefined => {
   }
 };
 
+/** Record a mask's state; readers see the old state or the new, never a part. */
+export const writeMaskState = (file: string, state: MaskState): void => {
+  writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
+};
+
 /** Write a file so that readers see the old content or the new, never a part. */
 export const writeFileAtomic = (file: string, content: string): void => {
   const temporary = `${file}.${process.pid}.tmp`;

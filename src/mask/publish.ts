@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {JailError, isErrno, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
-import {type MaskCache, type MaskMode, type MaskState, maskLayout, readMaskState, writeFileAtomic} from './cache.js';
+import {type MaskCache, type MaskMode, type MaskState, maskLayout, readMaskState, writeMaskState} from './cache.js';
 import {assertLayerIntact, layerStamp} from './integrity.js';
 import {acquireLock} from './lock.js';
 import {assertOwned} from './safety.js';
@@ -46,7 +46,7 @@ export const ensureIntact = async (
     const stamp = assertLayerIntact(layout.layer, latest.mode, storeBase, closure, latest.layerStamp);
     if (stamp === latest.layerStamp) return latest;
     const updated = {...latest, layerStamp: stamp};
-    writeFileAtomic(layout.state, `${JSON.stringify(updated, null, 2)}\n`);
+    writeMaskState(layout.state, updated);
     return updated;
   } finally {
     lock.release();
@@ -84,7 +84,7 @@ export const buildAndPublish = (cache: MaskCache, key: string, fill: (layout: Re
     fs.mkdirSync(layout.layer, {mode: 0o755});
     fs.mkdirSync(layout.merged, {mode: 0o700});
     const state = fill(layout);
-    writeFileAtomic(layout.state, `${JSON.stringify(state, null, 2)}\n`);
+    writeMaskState(layout.state, state);
     try {
       fs.renameSync(staging, cache.maskDir(key));
     } catch (error) {
@@ -96,7 +96,7 @@ export const buildAndPublish = (cache: MaskCache, key: string, fill: (layout: Re
     // Stamp the layer where it now lives (a rename moves a directory's ctime).
     const published = maskLayout(cache.maskDir(key));
     const stamped = {...state, layerStamp: layerStamp(published.layer, state.mode, path.basename(state.storeDir))};
-    writeFileAtomic(published.state, `${JSON.stringify(stamped, null, 2)}\n`);
+    writeMaskState(published.state, stamped);
     return stamped;
   } catch (error) {
     removeTree(staging);
