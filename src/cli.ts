@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import {pathToFileURL} from 'node:url';
+import url from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
 
@@ -412,7 +412,7 @@ const showHelpOrVersion = async (help: string, argv: string[]): Promise<void> =>
   const {default: meow} = await import('meow');
   // meow finds package.json (for --version) from the module's URL; the binary is a CommonJS
   // bundle, which has no import.meta, so give it the binary's own.
-  meow(help, {importMeta: {url: pathToFileURL(binaryPath()).href} as ImportMeta, argv, flags: {}, helpIndent: 0, description: false});
+  meow(help, {importMeta: {url: url.pathToFileURL(binaryPath()).href} as ImportMeta, argv, flags: {}, helpIndent: 0, description: false});
 };
 
 /** The file this binary runs from (for launchers that call it back, and for meow). */

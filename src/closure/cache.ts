@@ -3,7 +3,7 @@
  * `exec` needs no nix-store call. The entry records the store directory and roots it answers
  * for, and is written atomically (a reader sees a whole record or none).
  */
-import {createHash} from 'node:crypto';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type {StoreEntryName} from '../store.js';
 
@@ -17,7 +17,7 @@ export interface CachedClosure {
 }
 
 export const closureCacheKey = (storeDir: string, roots: readonly StoreEntryName[]): string =>
-  createHash('sha256').update(JSON.stringify([FORMAT, storeDir, roots])).digest('hex').slice(0, 32);
+  crypto.createHash('sha256').update(JSON.stringify([FORMAT, storeDir, roots])).digest('hex').slice(0, 32);
 
 export const readCachedClosure = (file: string, storeDir: string, roots: readonly StoreEntryName[]): CachedClosure | undefined => {
   try {

@@ -9,7 +9,7 @@
  * node:child_process rather than execa here: importing execa costs ~100 ms, more than the
  * whole jail start-up this path is measured by.
  */
-import {spawn} from 'node:child_process';
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import {EXIT_TOOL_FAILURE, JailError} from '../errors.js';
@@ -41,7 +41,7 @@ export const runJail = (argv: readonly string[], statusFd: number, inputs: Reado
     const stdio: Array<'inherit' | 'pipe' | 'ignore'> = ['inherit', 'inherit', 'inherit'];
     const highest = Math.max(statusFd, ...inputs.keys());
     for (let fd = 3; fd <= highest; fd++) stdio.push(fd === statusFd || inputs.has(fd) ? 'pipe' : 'ignore');
-    const child = spawn(argv[0]!, argv.slice(1), {stdio});
+    const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio});
     for (const [fd, data] of inputs) {
       const stream = child.stdio[fd] as NodeJS.WritableStream | null;
       // Ignore EPIPE: if the chain fails before bubblewrap reads, the failure is reported below.

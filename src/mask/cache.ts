@@ -11,7 +11,7 @@
  *   CACHE/locks/KEY.lock        one build or refresh of KEY at a time
  *   CACHE/closures/NAME.json    closures of store entries (immutable, so cached for good)
  */
-import {createHash} from 'node:crypto';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,7 +68,7 @@ export const defaultCacheDir = (env: NodeJS.ProcessEnv = process.env, uid = proc
 
 /** The key of a mask: everything that changes what it holds, and nothing else. */
 export const maskKey = (spec: MaskSpec): string => {
-  const hash = createHash('sha256');
+  const hash = crypto.createHash('sha256');
   hash.update(JSON.stringify({
     format: CACHE_FORMAT,
     mode: spec.mode,

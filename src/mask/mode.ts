@@ -5,7 +5,7 @@
  * redirects and metacopy, setfattr, and a cache filesystem that takes trusted xattrs — and the
  * whiteout mask otherwise. A forced mode that cannot work is an error, never a silent downgrade.
  */
-import {spawnSync} from 'node:child_process';
+import childProcess from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,7 +63,7 @@ export const allowlistUnavailable = (cacheDir: string, storeDir: string, probe: 
   if (!probe) return undefined;
   const scratch = path.join(cacheDir, 'tmp', `xattr-probe-${crypto.randomBytes(4).toString('hex')}`);
   fs.writeFileSync(scratch, '', {mode: 0o600});
-  const result = spawnSync('setfattr', ['-n', 'trusted.overlay.nix-overlay-jail-probe', '-v', 'y', scratch], {stdio: 'ignore'});
+  const result = childProcess.spawnSync('setfattr', ['-n', 'trusted.overlay.nix-overlay-jail-probe', '-v', 'y', scratch], {stdio: 'ignore'});
   fs.rmSync(scratch, {force: true});
   const trustedXattr = result.status === 0;
   fs.writeFileSync(record, JSON.stringify({dev, trustedXattr}), {mode: 0o600});

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {spawnSync} from 'node:child_process';
+import childProcess from 'node:child_process';
 import {JailError, isErrno, reason} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 
@@ -22,7 +22,7 @@ const isWhiteoutStats = (stats: fs.Stats): boolean => stats.isCharacterDevice() 
  * 100,000-entry build, for one short process.
  */
 export const makeWhiteout = (file: string): void => {
-  const result = spawnSync('mknod', ['--', file, 'c', '0', '0'], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'});
+  const result = childProcess.spawnSync('mknod', ['--', file, 'c', '0', '0'], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'});
   if (result.error !== undefined || result.status !== 0) {
     if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new JailError('missing-tool', 'mknod not found on PATH: install coreutils');

@@ -3,7 +3,7 @@
  * into one dump in getfattr's format and one `setfattr --restore` call, so a closure of
  * thousands of paths costs one process, not one per path.
  */
-import {spawnSync} from 'node:child_process';
+import childProcess from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,7 +37,7 @@ export const setXattrs = (assignments: readonly XattrAssignment[]): void => {
   const dump = path.join(os.tmpdir(), `nix-overlay-jail-xattrs-${crypto.randomBytes(6).toString('hex')}`);
   fs.writeFileSync(dump, xattrDump(assignments), {mode: 0o600, flag: 'wx'});
   try {
-    const result = spawnSync('setfattr', [`--restore=${dump}`], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'});
+    const result = childProcess.spawnSync('setfattr', [`--restore=${dump}`], {stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8'});
     if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
       throw new JailError('missing-tool', 'setfattr not found on PATH: install attr (allowlist masks need it)');
     }

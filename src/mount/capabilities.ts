@@ -3,7 +3,7 @@
  * strategy choice. Cheap reads only; bubblewrap's version costs a process, so it is asked for
  * only when the choice depends on it.
  */
-import {spawnSync} from 'node:child_process';
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError} from '../errors.js';
@@ -61,7 +61,7 @@ export const requireTools = (names: readonly string[]): void => {
 };
 
 export const bwrapVersion = (): number[] | undefined => {
-  const result = spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
+  const result = childProcess.spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
   const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(result.stdout ?? '');
   return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
 };
