@@ -9,6 +9,7 @@ import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
+import {importPackage} from './packages.js';
 
 const CLOSURE_HELP = `
   Where the closure comes from (for closure, build, exec):
@@ -409,7 +410,7 @@ ${Object.entries(commands).map(([name, command]) => `    ${name.padEnd(10)} ${co
  * flag tables: importing meow costs ~35 ms, which `exec` only pays when help is asked for.
  */
 const showHelpOrVersion = async (help: string, argv: string[]): Promise<void> => {
-  const {default: meow} = await import('meow');
+  const {default: meow} = await importPackage<typeof import('meow')>('meow');
   // meow finds package.json (for --version) from the module's URL; the binary is a CommonJS
   // bundle, which has no import.meta, so give it the binary's own.
   meow(help, {importMeta: {url: url.pathToFileURL(binaryPath()).href} as ImportMeta, argv, flags: {}, helpIndent: 0, description: false});
