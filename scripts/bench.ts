@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {addEntries, makeStore, settle, storeName} from '../test/helpers/store.js';
+import {addBusybox, addEntries, BUSYBOX_ENTRY, makeStore, settle, storeName} from '../test/helpers/store.js';
 import {startupChart, type Series} from './bench/chart.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -228,21 +228,14 @@ const startupTable = (): StartupResult[] => {
   const size = 100_000;
   const store = syntheticStore(size);
   // The program: the static busybox, installed as one entry of the synthetic store.
-  const busyboxEntry = `${'b'.repeat(32)}-busybox`;
-  const busyboxDir = path.join(store.dir, busyboxEntry, 'bin');
-  if (!fs.existsSync(path.join(busyboxDir, 'busybox'))) {
-    fs.mkdirSync(busyboxDir, {recursive: true});
-    fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(busyboxDir, 'busybox'));
-    fs.chmodSync(path.join(busyboxDir, 'busybox'), 0o755);
-  }
+  const program = [addBusybox(store.dir), 'true'];
   settle(store.dir);
-  const program = [`/nix/store/${busyboxEntry}/bin/busybox`, 'true'];
   out(`### Jail start-up, \`exec -- true\`, synthetic store of ${size.toLocaleString('en')} entries (warm mask)`);
   out();
   out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
   out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const results = [10, 100, 1000, 5000].map(count => {
-    const closure = [busyboxEntry, ...store.names.slice(0, count - 1)];
+    const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
     const file = writeClosure(path.join(WORK, `exec-closure-${count}.txt`), closure);
     const cache = path.join(WORK, 'cache-exec');
     return startupRow(String(count), store.dir, closure, program, ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]);
@@ -277,7 +270,6 @@ const allowlistTable = (): void => {
   out();
   out(`| closure paths | ${sizes.map(size => `build, ${size.toLocaleString('en')}-entry store`).join(' | ')} | ratio | exec -- true, allowlist | exec -- true, whiteout |`);
   out(`| ---: | ${sizes.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`);
-  const busyboxEntry = `${'b'.repeat(32)}-busybox`;
   for (const count of [10, 1000, 5000]) {
     const builds = sizes.map(size => {
       const store = syntheticStore(size);
@@ -291,7 +283,7 @@ const allowlistTable = (): void => {
     });
     const store = syntheticStore(100_000);
     const file = path.join(WORK, `exec-closure-${count}.txt`);
-    const program = [`/nix/store/${busyboxEntry}/bin/busybox`, 'true'];
+    const program = [addBusybox(store.dir), 'true'];
     const execWith = (mode: string, cache: string): number =>
       timeMedian(process.execPath, [CLI, 'exec', '--mode', mode, '--store', store.dir, '--closure-file', file, '--cache-dir', cache, '--', ...program]);
     const allow = fs.existsSync(file) ? execWith('allowlist', path.join(cacheRoot, 'exec')) : undefined;

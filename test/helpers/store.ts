@@ -58,3 +58,20 @@ export const closureFile = (dir: string, names: readonly string[]): string => {
   fs.writeFileSync(file, names.map(name => `/nix/store/${name}\n`).join(''));
   return file;
 };
+
+/** The store entry `addBusybox` makes. */
+export const BUSYBOX_ENTRY = `${'b'.repeat(32)}-busybox`;
+
+/**
+ * Put the static busybox into a synthetic store as one entry (`…-busybox/bin/busybox`), so a
+ * jail on that store has a program to run; returns the program's path inside the jail.
+ */
+export const addBusybox = (storeDir: string): string => {
+  const bin = path.join(storeDir, BUSYBOX_ENTRY, 'bin');
+  if (!fs.existsSync(path.join(bin, 'busybox'))) {
+    fs.mkdirSync(bin, {recursive: true});
+    fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(bin, 'busybox'));
+    fs.chmodSync(path.join(bin, 'busybox'), 0o755);
+  }
+  return `/nix/store/${BUSYBOX_ENTRY}/bin/busybox`;
+};
