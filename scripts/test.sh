@@ -17,7 +17,8 @@ fi
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 set +e
-env -u FORCE_COLOR NO_COLOR=1 node node_modules/uvu/bin.js dist/test '\.test\.js$' 2>&1 | tee "$out"
+# --no-color: plain summary lines to count, and no FORCE_COLOR for the programs tests start.
+env -u FORCE_COLOR -u NO_COLOR node node_modules/uvu/bin.js dist/test '\.test\.js$' --no-color 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 

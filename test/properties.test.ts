@@ -11,7 +11,8 @@ import {parseClosureFile} from '../src/closure/file.js';
 import {shellQuote} from '../src/commands/wrap.js';
 import {entriesToHide, planEntry} from '../src/mask/plan.js';
 import {escapeLayer} from '../src/mount/options.js';
-import {isValidEntryName} from '../src/store.js';
+import {entryOfListedPath, isValidEntryName} from '../src/store.js';
+import {tally} from './helpers/tally.js';
 
 const hashChar = fc.constantFrom(...'0123456789abcdfghijklmnpqrsvwxyz');
 const entryName = fc.tuple(fc.string({unit: hashChar, minLength: 32, maxLength: 32}), fc.stringMatching(/^[A-Za-z0-9+\-._?=]{1,20}$/))
@@ -20,8 +21,14 @@ const anyName = fc.string({minLength: 1, maxLength: 30}).filter(isValidEntryName
 
 const properties = suite('properties of the pure core');
 
+/** fc.assert, counting the cases it generated for the security figures. */
+const check = <T>(property: fc.IProperty<T>, numRuns = 100): void => {
+  fc.assert(property, {numRuns});
+  tally('property', numRuns);
+};
+
 properties('the plan hides exactly the complement of the closure, for any listing', () => {
-  fc.assert(fc.property(fc.uniqueArray(anyName, {maxLength: 60}), fc.func(fc.boolean()), (listing, inClosure) => {
+  check(fc.property(fc.uniqueArray(anyName, {maxLength: 60}), fc.func(fc.boolean()), (listing, inClosure) => {
     const closure = new Set(listing.filter(name => inClosure(name)));
     const hidden = new Set(entriesToHide(listing, closure));
     for (const name of listing) {
@@ -33,7 +40,7 @@ properties('the plan hides exactly the complement of the closure, for any listin
 });
 
 properties('a closure file reads back the entries it was written from, whatever the line ends', () => {
-  fc.assert(fc.property(fc.uniqueArray(entryName, {maxLength: 40}), fc.constantFrom('\n', '\r\n'), fc.boolean(), (names, end, duplicate) => {
+  check(fc.property(fc.uniqueArray(entryName, {maxLength: 40}), fc.constantFrom('\n', '\r\n'), fc.boolean(), (names, end, duplicate) => {
     const lines = names.map(name => `/nix/store/${name}`);
     const text = [...lines, ...(duplicate ? lines : []), ''].join(end);
     assert.equal([...parseClosureFile(text, ['/nix/store'], 'f')].sort(), [...names].sort());
@@ -41,7 +48,7 @@ properties('a closure file reads back the entries it was written from, whatever 
 });
 
 properties('a graph\'s closure holds every root and is closed under references, cycles or not', () => {
-  fc.assert(fc.property(fc.uniqueArray(entryName, {minLength: 1, maxLength: 25}), fc.array(fc.tuple(fc.nat(), fc.nat()), {maxLength: 60}), fc.nat(),
+  check(fc.property(fc.uniqueArray(entryName, {minLength: 1, maxLength: 25}), fc.array(fc.tuple(fc.nat(), fc.nat()), {maxLength: 60}), fc.nat(),
     (names, edges, rootIndex) => {
       const references = new Map(names.map(name => [name, [] as string[]]));
       for (const [from, to] of edges) references.get(names[from % names.length]!)!.push(`/nix/store/${names[to % names.length]}`);
@@ -65,7 +72,7 @@ properties('escaped layer paths split back into the same directories', () => {
     }
     return layers;
   };
-  fc.assert(fc.property(fc.array(fc.string({minLength: 1}).filter(dir => !/["\n\0]/.test(dir)), {minLength: 2, maxLength: 4}), dirs => {
+  check(fc.property(fc.array(fc.string({minLength: 1}).filter(dir => !/["\n\0]/.test(dir)), {minLength: 2, maxLength: 4}), dirs => {
     const joined = dirs.map(escapeLayer).join(':');
     assert.not.match(joined.replace(/\\./g, ''), /,/, 'no bare comma survives');
     assert.equal(unescapeLayers(joined), dirs);
@@ -74,7 +81,7 @@ properties('escaped layer paths split back into the same directories', () => {
 
 properties('a shell-quoted word is read back by sh unchanged', () => {
   // Quoting is pure; reading it back needs a shell, so check the quoting rule itself.
-  fc.assert(fc.property(fc.string({unit: 'binary'}).filter(word => !word.includes('\0')), word => {
+  check(fc.property(fc.string({unit: 'binary'}).filter(word => !word.includes('\0')), word => {
     const quoted = shellQuote(word);
     assert.ok(quoted.startsWith("'") && quoted.endsWith("'"));
     assert.is(quoted.slice(1, -1).split(`'\\''`).join("'"), word);
@@ -82,9 +89,32 @@ properties('a shell-quoted word is read back by sh unchanged', () => {
 });
 
 properties('the argument splitter never takes an operand for an option after --', () => {
-  fc.assert(fc.property(fc.array(fc.string(), {maxLength: 8}), rest => {
+  check(fc.property(fc.array(fc.string(), {maxLength: 8}), rest => {
     assert.equal(splitArgv(['--', ...rest], [{name: 'json', takesValue: false}], true), {options: [], operands: rest});
   }));
+});
+
+properties('a closure file line reads the same through the fast path as through the checked one', () => {
+  const prefixes = ['/nix/store', '/srv/a store'];
+  const outcome = (read: () => string[]): string => {
+    try {
+      return JSON.stringify(read());
+    } catch (error) {
+      return `error: ${(error as Error).message}`;
+    }
+  };
+  const line = fc.oneof(
+    fc.string(),
+    entryName.map(name => `/nix/store/${name}`),
+    fc.tuple(fc.constantFrom(...prefixes, '/nix/store/', '/nix/storex', '/nix'), fc.string({unit: fc.constantFrom('a', '.', '/', '\r', '\0', ' ', '-')})).map(([prefix, rest]) => `${prefix}/${rest}`),
+  ).filter(text => !text.includes('\n'));
+  check(fc.property(line, text => {
+    const checked = (): string[] => {
+      const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
+      return trimmed.trim() === '' ? [] : [entryOfListedPath(trimmed, prefixes, 'f:1')];
+    };
+    assert.is(outcome(() => [...parseClosureFile(text, prefixes, 'f')]), outcome(checked), JSON.stringify(text));
+  }), 2000);
 });
 
 properties.run();

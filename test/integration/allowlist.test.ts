@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import {CLI, mountTable, run, runAsUser, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
 import {addStorePath, buildFixture, nixEnv} from '../helpers/nix.js';
+import {tally} from '../helpers/tally.js';
 
 const sh = (): string => path.join(buildFixture().app, 'bin', 'sh');
 
@@ -128,6 +129,7 @@ for (const mode of ['whiteout', 'allowlist']) {
     const text = run(['verify', '--mode', mode, '--cache-dir', cache, fixture.app]);
     assert.is(text.status, 1);
     assert.match(text.stdout, new RegExp(`^leak: /nix/store/${planted}$`, 'm'));
+    tally('mask', 2);
   });
 }
 
@@ -145,6 +147,7 @@ for (const mode of ['whiteout', 'allowlist']) {
     assert.is(second.status, 125);
     assert.is(second.stdout, '');
     assert.match(second.stderr, new RegExp(`refusing mask: ${planted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not (a whiteout|in the closure)`));
+    tally('mask', 1);
   });
 }
 

@@ -12,6 +12,7 @@ import {baseNames, CLI, mergedListing, run, runAsUser, runAsync, tempDir} from '
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture, nixEnv} from '../helpers/nix.js';
 import {addEntries, closureFile, makeStore} from '../helpers/store.js';
+import {tally} from '../helpers/tally.js';
 
 interface BuildReport {
   mask: string;
@@ -192,6 +193,7 @@ rootTest('should never publish half a mask when a build is killed, and recover o
   assert.equal(fs.readdirSync(path.join(cache, 'tmp')), [], 'the abandoned build was cleaned up');
   assert.equal(mergedListing(report.mask, store.dir), ['.', '..', ...closure].sort());
   fs.rmSync(dir, {recursive: true, force: true});
+  tally('fault', 1);
 });
 
 rootTest('should refresh from its journal even when whiteouts were linked but never journalled', () => {

@@ -8,10 +8,12 @@ import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, run, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
-import {fixture, HELLO} from '../helpers/fixtures.js';
+import {fixture, GLIBC, HELLO} from '../helpers/fixtures.js';
 import {makeStore, closureFile} from '../helpers/store.js';
+import {tally} from '../helpers/tally.js';
 
-const expectFailure = (args: string[], message: RegExp, input?: string): void => {
+/** One bad input (or an unsafe mask or cache, `kind` 'mask'): one line, exit 125, nothing on stdout. */
+const expectFailure = (args: string[], message: RegExp, input?: string, kind: 'input' | 'mask' = 'input'): void => {
   const result = run(args, input === undefined ? {} : {input});
   assert.is(result.status, 125, `exit status for ${args.join(' ')}: ${result.stderr}`);
   assert.is(result.stdout, '');
@@ -19,6 +21,7 @@ const expectFailure = (args: string[], message: RegExp, input?: string): void =>
   assert.is(lines.length, 1, `one line: ${result.stderr}`);
   assert.match(lines[0]!, /^nix-overlay-jail: /);
   assert.match(lines[0]!, message);
+  tally(kind, 1);
 };
 
 const bad = suite('bad input');
@@ -39,6 +42,35 @@ bad('should refuse an unreadable or malformed closure file or graph', () => {
   expectFailure(['closure', '--store', smallStore, '--closure-file', fixture('closures', 'relative.txt')], /relative\.txt:2: not an absolute store path/);
   expectFailure(['closure', '--store', smallStore, '--graph', fixture('graphs', 'malformed.json')], /malformed\.json: not valid JSON/);
   expectFailure(['closure', '--store', smallStore, '--graph', fixture('graphs', 'dangling.json')], /referenced but not described/);
+});
+
+bad('should refuse hostile graphs with one line, writing nothing, and follow a cyclic one', () => {
+  const dir = tempDir('graphs');
+  const cache = path.join(dir, 'cache');
+  const depth = 1_000_000;
+  const hello = `/nix/store/${HELLO}`;
+  const graphs: Array<[string, string, RegExp]> = [
+    ['truncated', `{"${hello}": {"references": [`, /truncated: not valid JSON/],
+    ['nested-arrays', `${'['.repeat(depth)}${']'.repeat(depth)}`, /nested-arrays: entry 0: expected an object with a "path" string/],
+    ['nested-objects', `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, /nested-objects: a: not an absolute store path/],
+    ['nested-references', `{"${hello}": {"references": ${'['.repeat(depth)}${']'.repeat(depth)}}}`, /references.* must be a list of store paths|not an absolute store path/],
+    ['outside', `{"${hello}": {"references": ["/etc/passwd"]}}`, /outside: .*not in the store .*\/etc\/passwd/],
+    ['dotdot', `{"${hello}": {"references": ["/nix/store/../../etc"]}}`, /'\.\.' is not allowed/],
+  ];
+  for (const [name, text, message] of graphs) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    expectFailure(['build', '--store', smallStore, '--cache-dir', cache, '--graph', file, hello], message);
+  }
+  assert.not.ok(fs.existsSync(cache), 'no cache directory was made');
+
+  // A cycle (Nix allows a path to refer to itself): followed once, without looping.
+  const cyclic = path.join(dir, 'cyclic.json');
+  fs.writeFileSync(cyclic, JSON.stringify({[hello]: {references: [hello, `/nix/store/${GLIBC}`]}, [`/nix/store/${GLIBC}`]: {references: [hello]}}));
+  const result = run(['closure', '--store', smallStore, '--graph', cyclic, hello]);
+  assert.is(result.status, 0, result.stderr);
+  assert.equal(result.stdout.trim().split('\n').sort(), [hello, `/nix/store/${GLIBC}`].sort());
+  tally('input', 1);
 });
 
 bad('should refuse a store directory that does not exist', () => {
@@ -73,6 +105,7 @@ rootTest('should refuse a cache directory that cannot be written, writing nothin
   assert.match(output, /status=125/);
   assert.match(output, /nix-overlay-jail: cannot write cache directory .*cache: read-only file system/);
   assert.equal(fs.readdirSync(cache), []);
+  tally('fault', 1);
 });
 
 rootTest('should refuse a filesystem that cannot hold whiteouts (an overlay, as in a container), leaving no mask', () => {
@@ -90,6 +123,7 @@ rootTest('should refuse a filesystem that cannot hold whiteouts (an overlay, as 
   assert.match(output, /status=125/);
   assert.match(output, /nix-overlay-jail: cannot create a whiteout at .*: .*Operation not permitted/);
   assert.match(output, /left=0/, 'no mask or staging directory is left');
+  tally('fault', 1);
 });
 
 rootTest('should refuse a cache directory writable by others or owned by another user', () => {
@@ -99,12 +133,12 @@ rootTest('should refuse a cache directory writable by others or owned by another
   const open = path.join(dir, 'open');
   fs.mkdirSync(open);
   fs.chmodSync(open, 0o777);
-  expectFailure(['build', '--cache-dir', path.join(open, 'cache'), '--store', store.dir, '--closure-file', list], /writable by group or others/);
+  expectFailure(['build', '--cache-dir', path.join(open, 'cache'), '--store', store.dir, '--closure-file', list], /writable by group or others/, undefined, 'mask');
   assert.equal(fs.readdirSync(open), [], 'nothing was created below the unsafe directory');
   const foreign = path.join(dir, 'foreign');
   fs.mkdirSync(foreign, {mode: 0o700});
   fs.chownSync(foreign, 65534, 65534);
-  expectFailure(['build', '--cache-dir', foreign, '--store', store.dir, '--closure-file', list], /not owned by uid 0/);
+  expectFailure(['build', '--cache-dir', foreign, '--store', store.dir, '--closure-file', list], /not owned by uid 0/, undefined, 'mask');
 });
 
 rootTest('should refuse a directory it did not make', () => {
@@ -113,7 +147,7 @@ rootTest('should refuse a directory it did not make', () => {
   fs.writeFileSync(path.join(dir, 'precious'), 'data');
   const store = makeStore(path.join(dir, 'store'), 10);
   expectFailure(['build', '--cache-dir', dir, '--store', store.dir, '--closure-file', closureFile(path.join(dir, 'store', '..'), store.names.slice(0, 1))],
-    /refusing cache directory .*: it holds \S+ and was not made by nix-overlay-jail/);
+    /refusing cache directory .*: it holds \S+ and was not made by nix-overlay-jail/, undefined, 'mask');
 });
 
 cacheFaults.run();
@@ -138,7 +172,7 @@ plantedTest('should refuse a cache reached through a symlink another user owns, 
   fs.symlinkSync(elsewhere, link);
   fs.lchownSync(link, 65534, 65534);
   expectFailure(['build', '--mode', 'whiteout', '--cache-dir', path.join(link, 'cache'), '--store', store.dir, '--closure-file', list],
-    /refusing cache below .*link: owned by another user/);
+    /refusing cache below .*link: owned by another user/, undefined, 'mask');
   assert.equal(fs.readdirSync(elsewhere), [], 'nothing was made through the link');
 
   const cache = path.join(dir, 'cache');
@@ -148,7 +182,7 @@ plantedTest('should refuse a cache reached through a symlink another user owns, 
   const decoy = path.join(dir, 'decoy');
   fs.renameSync(maskDir, decoy);
   fs.symlinkSync(decoy, maskDir);
-  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list], /refusing mask .*: it is a symbolic link/);
+  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list], /refusing mask .*: it is a symbolic link/, undefined, 'mask');
 });
 
 plantedTest('should answer a million-line closure file with one line', () => {

@@ -9,6 +9,8 @@ import * as assert from 'uvu/assert';
 import {CLI, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {addBusybox, BUSYBOX_ENTRY} from '../helpers/store.js';
+import {tally} from '../helpers/tally.js';
 import {tiocstiProgram} from '../helpers/tiocsti.js';
 
 const hasCompiler = spawnSync('sh', ['-c', 'command -v cc && command -v script'], {stdio: 'ignore'}).status === 0;
@@ -40,6 +42,41 @@ for (const caller of callers) {
     const lines = result.stdout.trim().split('\n');
     assert.not.ok(lines.some(line => line.startsWith('READ') || line.startsWith('LISTED')), result.stdout);
     assert.not.ok(lines.includes(name), 'the outsider is not listed through any /proc/*/root');
+    tally('escape', probes.length * 2 + 2);
+  });
+
+  attempt('should not reach a non-closure path through a closure symlink that points at it', () => {
+    // Nix would make a symlink's target part of the closure; a store given with --store and
+    // a closure file can hold such a symlink, as a hand-made or hostile closure may.
+    const dir = tempDir('symlinks');
+    fs.chmodSync(dir, 0o755);
+    const store = path.join(dir, 'store');
+    fs.mkdirSync(store);
+    const busybox = addBusybox(store);
+    const secret = `${'s'.repeat(32)}-secret`;
+    fs.mkdirSync(path.join(store, secret));
+    fs.writeFileSync(path.join(store, secret, 'secret.txt'), 'secret\n');
+    const links = {absolute: `${'a'.repeat(32)}-absolute`, relative: `${'r'.repeat(32)}-relative`, inner: `${'i'.repeat(32)}-inner`};
+    fs.symlinkSync(`/nix/store/${secret}`, path.join(store, links.absolute));
+    fs.symlinkSync(`${secret}/secret.txt`, path.join(store, links.relative));
+    fs.mkdirSync(path.join(store, links.inner));
+    fs.symlinkSync(`../${secret}`, path.join(store, links.inner, 'up'));
+    fs.symlinkSync(`/nix/store/${secret}/secret.txt`, path.join(store, links.inner, 'file'));
+    const probes = [`/nix/store/${links.absolute}/secret.txt`, `/nix/store/${links.relative}`, `/nix/store/${links.inner}/up/secret.txt`,
+      `/nix/store/${links.inner}/file`, `/nix/store/${secret}/secret.txt`];
+    const reads = (closure: string[]): string[] => {
+      const list = path.join(tempDir('symlink-closure'), 'closure');
+      fs.writeFileSync(list, closure.map(name => `/nix/store/${name}\n`).join(''), {mode: 0o644});
+      fs.chmodSync(path.dirname(list), 0o755);
+      const script = 'b="$1"; shift; for p; do "$b" cat "$p" >/dev/null 2>&1 && echo "$p"; done; echo done';
+      const result = caller.run(['exec', '--cache-dir', cache, '--store', store, '--closure-file', list, '--', busybox, 'sh', '-c', script, 'sh', busybox, ...probes]);
+      assert.is(result.status, 0, result.stderr);
+      return result.stdout.trim().split('\n').filter(line => line !== 'done');
+    };
+    // With the target in the closure every probe reads it: the probes are right.
+    assert.equal(reads([BUSYBOX_ENTRY, secret, ...Object.values(links)]), probes);
+    assert.equal(reads([BUSYBOX_ENTRY, ...Object.values(links)]), []);
+    tally('escape', probes.length);
   });
 
   attempt('should refuse writing, creating, renaming, removing and chmod-ing anything under /nix/store', () => {
@@ -51,6 +88,7 @@ for (const caller of callers) {
     assert.is(result.stdout, 'done\n', result.stdout);
     assert.is(fs.readFileSync(path.join(lib, 'lib.txt'), 'utf8'), 'library file\n');
     assert.is(fs.statSync(lib).mode, before.mode);
+    tally('escape', 7);
   });
 
   attempt('should refuse mount, umount, pivot_root, unshare and device mknod from inside', () => {
@@ -59,6 +97,7 @@ for (const caller of callers) {
       'unshare -U true 2>/dev/null && echo UNSHARED-USER; unshare -m true 2>/dev/null && echo UNSHARED-MOUNT; ' +
       'mknod /tmp/null c 1 3 2>/dev/null && echo MKNOD; chroot / true 2>/dev/null && echo CHROOT; echo done';
     assert.is(jail(script).stdout, 'done\n');
+    tally('escape', 7);
   });
 
   attempt('should not see or signal host processes', () => {
@@ -67,6 +106,7 @@ for (const caller of callers) {
     const [count, last] = result.stdout.trim().split('\n');
     assert.ok(Number(count) <= 4, `the jail sees ${count} processes`);
     assert.is(last, 'done');
+    tally('escape', 2);
   });
 
   attempt('should show no host path in /proc/self/mountinfo but the store and the mask the README names', () => {
@@ -82,6 +122,7 @@ for (const caller of callers) {
       // A mount's root inside its filesystem must not name a host directory.
       assert.not.match(fields[3] ?? '', /^\/(tmp|home|root|var|work|etc|usr)\b/, line);
     }
+    tally('escape', 1);
   });
 
   when(escape, caller.needs ?? (hasCompiler ? undefined : 'needs cc and script (util-linux)'))(
@@ -94,6 +135,7 @@ for (const caller of callers) {
       assert.match(result.stdout, /TIOCSTI Operation not permitted/);
       assert.not.match(result.stdout, /SUCCEEDED/);
       assert.is(result.status, 0, result.stdout);
+      tally('escape', 1);
     });
 
   escape.run();

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {tally} from '../helpers/tally.js';
 
 interface Caller {
   name: string;
@@ -79,6 +80,7 @@ for (const caller of callers) {
     assert.is(result.status, 0, result.stderr);
     assert.is(result.stdout, 'done\n');
     assert.ok(fs.existsSync(`${fixture.outsider}/secret.txt`), 'the outsider exists on the host');
+    tally('escape', probes.length);
   });
 
   jailTest('should have exactly one mount at /nix/store and none below it', () => {
@@ -141,6 +143,7 @@ for (const caller of callers) {
     assert.is(result.status, 0, result.stderr);
     assert.match(result.stdout, /ls=1/);
     assert.match(result.stdout, new RegExp(path.basename(buildFixture().link)));
+    tally('escape', 1);
   });
 
   jailTest('should change nothing with --dry-run and print one argument per line', () => {
@@ -210,6 +213,7 @@ faultTest('should say the overlay mount failed, and what to check, when mount re
     {env: {...nixEnv(), PATH: `${dir}:${process.env['PATH']}`}});
   assert.is(result.status, 125);
   assert.match(result.stderr, /mount: refused by the test\nnix-overlay-jail: cannot mount the overlay \(see above\)/);
+  tally('fault', 1);
 });
 
 faults.run();

@@ -10,34 +10,83 @@ import * as assert from 'uvu/assert';
 import {baseNames, CLI, mergedListing, mountTable, run, runAsync, tempDir, userCommand, userEnv} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
-import {closureFile, makeStore} from '../helpers/store.js';
+import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore} from '../helpers/store.js';
+import {tally} from '../helpers/tally.js';
 
 const stress = suite('faults, concurrency and soak');
 const rootTest = when(stress, missing('root', 'nix', 'bwrap'));
 
-rootTest('should never publish or use a partial mask when builds are killed at random points (20 times)', async () => {
+/** Who runs the binary: root, or the ordinary test user (through setpriv, which execs it). */
+interface Identity {
+  command: (args: readonly string[]) => [string, string[]];
+  env: () => NodeJS.ProcessEnv;
+  /** Owner of the directories the tool writes to (undefined: root). */
+  owner?: string;
+}
+const ROOT_USER: Identity = {command: args => [process.execPath, [CLI, ...args]], env: nixEnv};
+const ORDINARY_USER: Identity = {command: userCommand, env: userEnv, owner: TEST_USER};
+
+/** Cold builds SIGKILLed at random points, twenty times: what was published is whole, and the next build is right. */
+const killedBuilds = (who: Identity) => async () => {
   const dir = tempDir('kill');
+  fs.chmodSync(dir, 0o755);
   const store = makeStore(path.join(dir, 'store'), 30_000);
   const closure = store.names.slice(0, 3);
-  const cache = path.join(dir, 'cache');
+  const cache = path.join(tempDir('kill-cache', who.owner), 'cache');
   const args = ['build', '--json', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(dir, closure)];
   const expected = 30_000 - closure.length + 2;
+  const [command, argv] = who.command(args);
   for (let round = 0; round < 20; round++) {
-    const child = spawn(process.execPath, [CLI, ...args], {stdio: 'ignore'});
+    const child = spawn(command, argv, {stdio: 'ignore', env: who.env(), cwd: '/'});
+    const closed = new Promise(resolve => child.on('close', resolve));
     await new Promise(resolve => setTimeout(resolve, Math.floor(Math.random() * 400)));
     child.kill('SIGKILL');
-    await new Promise(resolve => child.on('close', resolve));
+    await closed;
     for (const key of fs.existsSync(path.join(cache, 'masks')) ? fs.readdirSync(path.join(cache, 'masks')) : []) {
       // Whatever was published is whole.
       assert.is(fs.readdirSync(path.join(cache, 'masks', key, 'layer')).length, expected, `round ${round}`);
     }
   }
-  const final = run(args);
+  const final = spawnSync(command, argv, {encoding: 'utf8', env: who.env(), cwd: '/'});
   assert.is(final.status, 0, final.stderr);
   const report = JSON.parse(final.stdout) as {mask: string};
   assert.equal(mergedListing(report.mask, store.dir), ['.', '..', ...closure].sort());
   assert.equal(fs.readdirSync(path.join(cache, 'tmp')), [], 'abandoned staging directories are cleaned up');
-});
+  tally('fault', 20);
+};
+
+/** 1,000 jails in a row (NOJ_SOAK_RUNS): no mount, temporary file, descriptor or process left, one mask. */
+const soak = (who: Identity) => () => {
+  const fixture = buildFixture();
+  const cache = tempDir('soak', who.owner);
+  const before = {
+    mounts: mountTable(),
+    tmp: fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(),
+    fds: fs.readdirSync('/proc/self/fd').length,
+  };
+  const count = Number(process.env['NOJ_SOAK_RUNS'] ?? 1000);
+  const [command, argv] = who.command(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'exit 3']);
+  for (let index = 0; index < count; index++) {
+    const result = spawnSync(command, argv, {stdio: 'ignore', env: who.env(), cwd: '/'});
+    assert.is(result.status, 3, `run ${index}`);
+  }
+  assert.is(mountTable(), before.mounts);
+  assert.equal(fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(), before.tmp);
+  assert.is(fs.readdirSync('/proc/self/fd').length, before.fds);
+  // bubblewrap's outer process exits once it has the program's status; its sandbox init may
+  // still be exiting then and is reaped by the system's init, so zombies do not count.
+  const running = spawnSync('ps', ['-C', 'bwrap,unshare', '-o', 'stat=,pid=,args='], {encoding: 'utf8'}).stdout
+    .split('\n').filter(line => line.trim() !== '' && !line.trim().startsWith('Z'));
+  assert.equal(running, [], 'no bubblewrap or unshare left running');
+  const [key, ...others] = fs.readdirSync(path.join(cache, 'masks'));
+  assert.equal(others, [], 'one mask');
+  assert.equal(fs.readdirSync(path.join(cache, 'tmp')), []);
+  assert.equal(fs.readdirSync(path.join(cache, 'locks')), []);
+  assert.equal(fs.readdirSync(path.join(cache, 'masks', key!, 'jails')), [], 'every jail deregistered');
+  tally('soak', count);
+};
+
+rootTest('should never publish or use a partial mask when builds are killed at random points (20 times)', killedBuilds(ROOT_USER));
 
 rootTest('should build once when fifty jails start at once on a cold cache, and show each exactly the closure', async () => {
   const fixture = buildFixture();
@@ -57,27 +106,26 @@ rootTest('should build once when fifty jails start at once on a cold cache, and 
   }
   assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
   assert.is(fs.readdirSync(path.join(cache, 'masks')).length, 1);
+  tally('concurrent', exits.length);
 });
 
 rootTest('should run jails with different closures at once, each seeing its own', async () => {
   const dir = tempDir('different');
   const store = makeStore(path.join(dir, 'store'), 200);
-  const busybox = `${'b'.repeat(32)}-busybox`;
-  fs.mkdirSync(path.join(store.dir, busybox, 'bin'), {recursive: true});
-  fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(store.dir, busybox, 'bin', 'busybox'));
-  fs.chmodSync(path.join(store.dir, busybox, 'bin', 'busybox'), 0o755);
+  const program = addBusybox(store.dir);
   const cache = path.join(dir, 'cache');
-  const closures = Array.from({length: 10}, (_, index) => [busybox, ...store.names.slice(index * 5, index * 5 + 3 + index)]);
+  const closures = Array.from({length: 10}, (_, index) => [BUSYBOX_ENTRY, ...store.names.slice(index * 5, index * 5 + 3 + index)]);
   const exits = await Promise.all(closures.map((names, index) => {
     const list = path.join(dir, `closure-${index}`);
     fs.mkdirSync(list);
     return runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(list, names),
-      '--', `/nix/store/${busybox}/bin/busybox`, 'ls', '-a', '-1', '/nix/store']);
+      '--', program, 'ls', '-a', '-1', '/nix/store']);
   }));
   exits.forEach((exit, index) => {
     assert.is(exit.code, 0, exit.stderr);
     assert.equal(exit.stdout.trim().split('\n').sort(), ['.', '..', ...closures[index]!].sort());
   });
+  tally('concurrent', exits.length);
 });
 
 rootTest('should never let gc remove a mask under a running jail', async () => {
@@ -105,36 +153,10 @@ rootTest('should never let gc remove a mask under a running jail', async () => {
     assert.equal(exit.stdout.trim().split('\n').sort(), expected);
   }
   assert.ok(gcRuns > 3, `gc ran ${gcRuns} times`);
+  tally('concurrent', jails.length + gcRuns);
 });
 
-rootTest('should leave no mount, temporary directory, file descriptor or process behind after 1,000 jails in a row', () => {
-  const fixture = buildFixture();
-  const cache = tempDir('soak');
-  const before = {
-    mounts: mountTable(),
-    tmp: fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(),
-    fds: fs.readdirSync('/proc/self/fd').length,
-  };
-  const count = Number(process.env['NOJ_SOAK_RUNS'] ?? 1000);
-  for (let index = 0; index < count; index++) {
-    const result = spawnSync(process.execPath, [CLI, 'exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'exit 3'],
-      {stdio: 'ignore', env: nixEnv()});
-    assert.is(result.status, 3, `run ${index}`);
-  }
-  assert.is(mountTable(), before.mounts);
-  assert.equal(fs.readdirSync('/tmp').filter(name => !name.startsWith('noj-')).sort(), before.tmp);
-  assert.is(fs.readdirSync('/proc/self/fd').length, before.fds);
-  // bubblewrap's outer process exits once it has the program's status; its sandbox init may
-  // still be exiting then and is reaped by the system's init, so zombies do not count.
-  const running = spawnSync('ps', ['-C', 'bwrap,unshare', '-o', 'stat=,pid=,args='], {encoding: 'utf8'}).stdout
-    .split('\n').filter(line => line.trim() !== '' && !line.trim().startsWith('Z'));
-  assert.equal(running, [], 'no bubblewrap or unshare left running');
-  const [key, ...others] = fs.readdirSync(path.join(cache, 'masks'));
-  assert.equal(others, [], 'one mask');
-  assert.equal(fs.readdirSync(path.join(cache, 'tmp')), []);
-  assert.equal(fs.readdirSync(path.join(cache, 'locks')), []);
-  assert.equal(fs.readdirSync(path.join(cache, 'masks', key!, 'jails')), [], 'every jail deregistered');
-});
+rootTest('should leave no mount, temporary directory, file descriptor or process behind after 1,000 jails in a row', soak(ROOT_USER));
 
 stress.run();
 
@@ -147,23 +169,21 @@ oddTest('should jail exactly a closure whose names hold + = ? . _ - , : and spac
   const dir = tempDir('odd, dir: with spaces');
   const store = path.join(dir, 'store, odd: path');
   fs.mkdirSync(store);
-  const busybox = `${'b'.repeat(32)}-busybox`;
-  fs.mkdirSync(path.join(store, busybox, 'bin'), {recursive: true});
-  fs.copyFileSync(fs.existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox', path.join(store, busybox, 'bin', 'busybox'));
-  fs.chmodSync(path.join(store, busybox, 'bin', 'busybox'), 0o755);
+  const program = addBusybox(store);
   const names = ['0aaa-a+b=c?d.e_f-g', '1bbb-with, comma', '2ccc-with: colon', '3ddd-with space', '4eee-.dotted', '.hidden'];
   for (const name of names) fs.mkdirSync(path.join(store, name));
-  const inside = [busybox, names[0]!, names[1]!, names[2]!];
+  const inside = [BUSYBOX_ENTRY, names[0]!, names[1]!, names[2]!];
   const list = path.join(dir, 'closure');
   fs.writeFileSync(list, inside.map(name => `/nix/store/${name}\n`).join(''));
   // An allowlist layer stacks over the store's parent, so its cache must be elsewhere.
   const caches = {whiteout: path.join(dir, 'cache, whiteout: x'), allowlist: path.join(tempDir('odd cache, allowlist: x'), 'cache, y: z')};
   for (const mode of ['whiteout', 'allowlist'] as const) {
     const result = run(['exec', '--mode', mode, '--cache-dir', caches[mode], '--store', store, '--closure-file', list,
-      '--', `/nix/store/${busybox}/bin/busybox`, 'ls', '-a', '-1', '/nix/store']);
+      '--', program, 'ls', '-a', '-1', '/nix/store']);
     assert.is(result.status, 0, `${mode}: ${result.stderr}`);
     assert.equal(result.stdout.split('\n').filter(Boolean).sort(), ['.', '..', ...inside].sort(), mode);
   }
+  tally('input', 2 * names.length);
 });
 
 oddTest('should refuse a cache on a full filesystem with one line, leaving nothing half-written', () => {
@@ -181,6 +201,7 @@ oddTest('should refuse a cache on a full filesystem with one line, leaving nothi
   assert.match(output, /nix-overlay-jail: cannot (link a whiteout|build mask|create)[^\n]*no space left on device/i);
   assert.match(output, /left=0/);
   assert.is(output.split('\n').filter(line => line.startsWith('nix-overlay-jail:')).length, 1);
+  tally('fault', 1);
 });
 
 oddTest('should hide store paths added during a cold build, and survive paths removed after it', async () => {
@@ -216,6 +237,7 @@ oddTest('should hide store paths added during a cold build, and survive paths re
   const gone = run(args);
   assert.is(gone.status, 125);
   assert.match(gone.stderr, new RegExp(`store entry does not exist: .*${closure[1]}`));
+  tally('fault', 3);
 });
 
 odd.run();
@@ -248,6 +270,11 @@ userTest('should build once when twenty jails of an ordinary user start at once,
     assert.equal(exit.stdout.trim().split('\n').sort(), expected);
   }
   assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
+  tally('concurrent', exits.length);
 });
+
+userTest('should never publish or use a partial mask when builds of an ordinary user are killed at random points (20 times)', killedBuilds(ORDINARY_USER));
+
+userTest('should leave nothing behind after 1,000 jails of an ordinary user in a row', soak(ORDINARY_USER));
 
 asUser.run();
