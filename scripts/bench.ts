@@ -53,6 +53,16 @@ const timeMedian = (command: string, args: string[], env?: NodeJS.ProcessEnv): n
   return median(Array.from({length: RUNS}, () => timeOnce(command, args, env)));
 };
 
+/** Median wall times of several commands, measured in RUNS interleaved rounds. */
+const timeInterleaved = (commands: ReadonlyArray<{command: string; args: string[]}>): number[] => {
+  for (const {command, args} of commands) timeOnce(command, args); // warm the page cache and any mask
+  const samples = commands.map(() => [] as number[]);
+  for (let round = 0; round < RUNS; round++) {
+    commands.forEach(({command, args}, index) => samples[index]!.push(timeOnce(command, args)));
+  }
+  return samples.map(median);
+};
+
 /** Peak resident memory (MB) and wall time (ms) of one command, through GNU time. */
 const measureWithTime = (args: string[]): {ms: number; peakMb: number; stdout: string} => {
   const report = path.join(WORK, 'time.out');
@@ -208,20 +218,43 @@ interface StartupResult {
   perPath: number | undefined;
 }
 
-const startupRow = (label: string, storeDir: string, closureNames: string[], program: string[], execArgs: string[]): StartupResult => {
-  const whole = timeMedian('bwrap', bwrapBaseline(['--ro-bind', storeDir, '/nix/store'], program));
-  const perPathBinds = closureNames.flatMap(name => ['--ro-bind', path.join(storeDir, name), `/nix/store/${name}`]);
-  let perPath: string;
-  try {
-    perPath = `${fmt(timeMedian('bwrap', bwrapBaseline(perPathBinds, program)))} ms`;
-  } catch (error) {
-    perPath = /argument/i.test(String(error)) || perPathBinds.length > 9000 ? 'refused (argument limit)' : `failed: ${String(error).slice(0, 60)}`;
-  }
-  const ours = timeMedian(process.execPath, [CLI, 'exec', ...execArgs, '--', ...program]);
-  const node = timeMedian(process.execPath, ['-e', '0']);
-  const perPathMs = Number.parseFloat(perPath);
-  out(`| ${label} | ${fmt(ours)} ms | ${fmt(whole)} ms | ${perPath} | ${Number.isNaN(perPathMs) ? '—' : `${(perPathMs / ours).toFixed(1)}×`} | ${fmt(node)} ms | ${(ours / (node + whole)).toFixed(2)}× |`);
-  return {paths: closureNames.length, ours, whole, perPath: Number.isNaN(perPathMs) ? undefined : perPathMs};
+interface StartupRow {
+  label: string;
+  storeDir: string;
+  closureNames: string[];
+  program: string[];
+  execArgs: string[];
+}
+
+/**
+ * Start-up rows measured together: exec, bubblewrap binding the whole store, and `node -e 0`,
+ * for every row, in interleaved rounds (a noisy moment of this shared machine then touches
+ * every cell alike, and the ratios between rows hold). bubblewrap with one bind per path,
+ * seconds a run at 1,000 paths and far above the noise, is timed on its own.
+ */
+const startupRows = (rows: readonly StartupRow[]): StartupResult[] => {
+  const commands = [
+    {command: process.execPath, args: ['-e', '0']},
+    ...rows.flatMap(row => [
+      {command: process.execPath, args: [CLI, 'exec', ...row.execArgs, '--', ...row.program]},
+      {command: 'bwrap', args: bwrapBaseline(['--ro-bind', row.storeDir, '/nix/store'], row.program)},
+    ]),
+  ];
+  const [node, ...times] = timeInterleaved(commands);
+  return rows.map((row, index) => {
+    const ours = times[2 * index]!;
+    const whole = times[2 * index + 1]!;
+    const perPathBinds = row.closureNames.flatMap(name => ['--ro-bind', path.join(row.storeDir, name), `/nix/store/${name}`]);
+    let perPath: string;
+    try {
+      perPath = `${fmt(timeMedian('bwrap', bwrapBaseline(perPathBinds, row.program)))} ms`;
+    } catch (error) {
+      perPath = /argument/i.test(String(error)) || perPathBinds.length > 9000 ? 'refused (argument limit)' : `failed: ${String(error).slice(0, 60)}`;
+    }
+    const perPathMs = Number.parseFloat(perPath);
+    out(`| ${row.label} | ${fmt(ours)} ms | ${fmt(whole)} ms | ${perPath} | ${Number.isNaN(perPathMs) ? '—' : `${(perPathMs / ours).toFixed(1)}×`} | ${fmt(node!)} ms | ${(ours / (node! + whole)).toFixed(2)}× |`);
+    return {paths: row.closureNames.length, ours, whole, perPath: Number.isNaN(perPathMs) ? undefined : perPathMs};
+  });
 };
 
 const startupTable = (): StartupResult[] => {
@@ -234,12 +267,12 @@ const startupTable = (): StartupResult[] => {
   out();
   out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
   out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  const results = [10, 100, 1000, 5000].map(count => {
+  const results = startupRows([10, 100, 1000, 5000].map(count => {
     const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
     const file = writeClosure(path.join(WORK, `exec-closure-${count}.txt`), closure);
     const cache = path.join(WORK, 'cache-exec');
-    return startupRow(String(count), store.dir, closure, program, ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]);
-  });
+    return {label: String(count), storeDir: store.dir, closureNames: closure, program, execArgs: ['--store', store.dir, '--closure-file', file, '--cache-dir', cache]};
+  }));
   out();
   const first = results[0]!;
   const last = results[results.length - 1]!;
@@ -323,7 +356,7 @@ const realTable = (): void => {
   out('| closure paths | nix-overlay-jail exec | (a) bwrap, whole store | (b) bwrap, one --ro-bind per path | (b) / exec | node -e 0 | exec / (node + a) |');
   out('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   process.env['NIX_REMOTE'] = env['NIX_REMOTE'];
-  startupRow(String(closure.length), '/nix/store', closure, [`/nix/store/${path.basename(app)}/bin/true`], ['--cache-dir', cache]);
+  startupRows([{label: String(closure.length), storeDir: '/nix/store', closureNames: closure, program: [`/nix/store/${path.basename(app)}/bin/true`], execArgs: ['--cache-dir', cache]}]);
   out();
 };
 
