@@ -133,12 +133,16 @@ rootTest('should refuse a cache directory writable by others or owned by another
   const open = path.join(dir, 'open');
   fs.mkdirSync(open);
   fs.chmodSync(open, 0o777);
-  expectFailure(['build', '--cache-dir', path.join(open, 'cache'), '--store', store.dir, '--closure-file', list], /writable by group or others/, undefined, 'mask');
+  for (const command of ['build', 'verify']) {
+    expectFailure([command, '--cache-dir', path.join(open, 'cache'), '--store', store.dir, '--closure-file', list], /writable by group or others/, undefined, 'mask');
+  }
   assert.equal(fs.readdirSync(open), [], 'nothing was created below the unsafe directory');
   const foreign = path.join(dir, 'foreign');
   fs.mkdirSync(foreign, {mode: 0o700});
   fs.chownSync(foreign, 65534, 65534);
-  expectFailure(['build', '--cache-dir', foreign, '--store', store.dir, '--closure-file', list], /not owned by uid 0/, undefined, 'mask');
+  for (const command of ['build', 'verify']) {
+    expectFailure([command, '--cache-dir', foreign, '--store', store.dir, '--closure-file', list], /not owned by uid 0/, undefined, 'mask');
+  }
 });
 
 rootTest('should refuse a directory it did not make', () => {
@@ -171,8 +175,10 @@ plantedTest('should refuse a cache reached through a symlink another user owns, 
   const link = path.join(dir, 'link');
   fs.symlinkSync(elsewhere, link);
   fs.lchownSync(link, 65534, 65534);
-  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', path.join(link, 'cache'), '--store', store.dir, '--closure-file', list],
-    /refusing cache below .*link: owned by another user/, undefined, 'mask');
+  for (const command of ['build', 'verify']) {
+    expectFailure([command, '--mode', 'whiteout', '--cache-dir', path.join(link, 'cache'), '--store', store.dir, '--closure-file', list],
+      /refusing cache below .*link: owned by another user/, undefined, 'mask');
+  }
   assert.equal(fs.readdirSync(elsewhere), [], 'nothing was made through the link');
 
   const cache = path.join(dir, 'cache');
@@ -182,7 +188,12 @@ plantedTest('should refuse a cache reached through a symlink another user owns, 
   const decoy = path.join(dir, 'decoy');
   fs.renameSync(maskDir, decoy);
   fs.symlinkSync(decoy, maskDir);
-  expectFailure(['build', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list], /refusing mask .*: it is a symbolic link/, undefined, 'mask');
+  fs.chmodSync(path.join(store.dir, store.names[0]!, 'bin', 'tool'), 0o755);
+  for (const command of ['build', 'verify', 'exec']) {
+    const program = command === 'exec' ? ['--', `/nix/store/${store.names[0]}/bin/tool`] : [];
+    expectFailure([command, '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list, ...program],
+      /refusing mask .*: it is a symbolic link/, undefined, 'mask');
+  }
 });
 
 plantedTest('should answer a million-line closure file with one line', () => {
