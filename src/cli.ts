@@ -9,7 +9,7 @@ import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
-import {importPackage} from './packages.js';
+import {importPackage} from './launcher-globals.js';
 
 const CLOSURE_HELP = `
   Where the closure comes from (for closure, build, exec):

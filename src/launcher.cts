@@ -19,10 +19,13 @@ try {
 } catch {
   // no cache: compile as usual
 }
-// Code from a cache has no loader behind its import(): lend this module's (see src/packages.ts).
-(globalThis as Record<symbol, unknown>)[Symbol.for('nix-overlay-jail.import-package')] = (specifier: string) => import(specifier);
+const lend = globalThis as Record<symbol, unknown>;
+// Code from a cache has no loader behind its import(): lend this module's (src/launcher-globals.ts).
+lend[Symbol.for('nix-overlay-jail.import-package')] = (specifier: string) => import(specifier);
 
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), {filename: file, cachedData});
+// For doctor: a rejected cache (Node.js changed since the build) means slower starts.
+lend[Symbol.for('nix-overlay-jail.code-cache')] = cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used';
 const cli = new Module(file, module);
 cli.filename = file;
 (script.runInThisContext() as (...args: unknown[]) => void)

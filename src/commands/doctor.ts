@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
@@ -157,6 +158,13 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   add('closures', nixStore ? 'ok' : 'warning', nixStore
     ? `nix-store -qR through ${remote ? `NIX_REMOTE=${remote}` : daemon && !isRoot ? 'the Nix daemon' : isRoot ? 'the local store (root)' : 'the local store, and no daemon socket: start nix-daemon'}`
     : 'nix-store not found: closures must come from --closure-file or --graph');
+
+  const codeCache = codeCacheState();
+  if (codeCache !== undefined) {
+    add('code cache', codeCache === 'used' ? 'ok' : 'warning', codeCache === 'used'
+      ? `this binary started from the V8 code cache its build made (node ${process.version})`
+      : `the V8 code cache of this binary is ${codeCache === 'missing' ? 'missing' : `rejected by node ${process.version} (built with another Node.js?)`}: every start compiles the CLI (~5 ms slower); rebuild with npm run build`);
+  }
 
   const base = Boolean(tools['bwrap'] && overlayfs && tools['mknod'] && !whiteoutProblem);
   const strategy: DoctorReport['strategy'] = !base ? 'none'

@@ -30,7 +30,7 @@ rootTest('should find everything ok as root on this machine', () => {
   const report = doctorJson(result);
   assert.equal(report.checks.filter(check => check.status !== 'ok'), []);
   assert.is(report.strategy, 'root');
-  for (const name of ['overlay in a user namespace', 'overlay as root', 'whiteouts in the cache', 'trusted xattrs', 'bwrap version']) {
+  for (const name of ['overlay in a user namespace', 'overlay as root', 'whiteouts in the cache', 'trusted xattrs', 'bwrap version', 'code cache']) {
     assert.ok(report.checks.some(check => check.name === name), name);
   }
 });
@@ -46,6 +46,28 @@ rootTest('should fail clearly without bwrap or unshare on PATH', () => {
     assert.is(result.status, 1, result.stdout);
     assert.match(result.stdout, new RegExp(`^failure  ${tool}: ${tool} not found on PATH: install `, 'm'));
     assert.match(result.stdout, /exec cannot work here/);
+  }
+});
+
+rootTest('should run as before from a code cache V8 rejects, and say so', () => {
+  // A copy of the binary inside dist/, so execa and meow are still found in node_modules.
+  const bin = fs.mkdtempSync(path.join(path.dirname(path.dirname(CLI)), 'bin-rejected-'));
+  try {
+    for (const name of fs.readdirSync(path.dirname(CLI))) fs.copyFileSync(path.join(path.dirname(CLI), name), path.join(bin, name));
+    const cache = path.join(bin, 'cli.cjs.cache');
+    const bytes = fs.readFileSync(cache);
+    bytes.fill(0x5a, 0, 64); // V8 checks a header of version, source and flag hashes, and a checksum
+    fs.writeFileSync(cache, bytes);
+    const launcher = path.join(bin, path.basename(CLI));
+    const jailed = spawnSync(process.execPath, [launcher, 'exec', '--cache-dir', tempDir('rejected-cache'), '--',
+      path.join(buildFixture().app, 'bin', 'sh'), '-c', 'exit 7'], {encoding: 'utf8', env: nixEnv()});
+    assert.is(jailed.status, 7, jailed.stderr);
+    const report = doctorJson(spawnSync(process.execPath, [launcher, 'doctor', '--json', '--cache-dir', tempDir('doctor-cache')], {encoding: 'utf8', env: nixEnv()}));
+    const check = report.checks.find(entry => entry.name === 'code cache');
+    assert.is(check?.status, 'warning');
+    assert.match(check?.detail ?? '', /rejected by node v\d+/);
+  } finally {
+    fs.rmSync(bin, {recursive: true, force: true});
   }
 });
 
