@@ -5,7 +5,7 @@
  * start-up chart), and prints the tables.
  *
  *   --sizes 10000,100000,1000000   synthetic store sizes for the mask build table
- *   --runs 15                      repetitions per start-up measurement (the median is shown)
+ *   --runs 31                      repetitions per start-up measurement (the median is shown)
  *   --work DIR                     where synthetic stores and caches go (default /var/tmp/noj-bench)
  *   --skip-real                    leave out the real Nix closure of ~1,000 paths
  *   --skip-build                   leave out the mask build table
@@ -26,7 +26,7 @@ const option = (name: string, fallback: string): string => {
   return at === -1 ? fallback : process.argv[at + 1] ?? fallback;
 };
 const SIZES = option('sizes', '10000,100000,1000000').split(',').map(Number);
-const RUNS = Number(option('runs', '15'));
+const RUNS = Number(option('runs', '31'));
 const WORK = option('work', '/var/tmp/noj-bench');
 const SKIP_REAL = process.argv.includes('--skip-real');
 const SKIP_BUILD = process.argv.includes('--skip-build');
