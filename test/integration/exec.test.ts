@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore, settle} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
 
 interface Caller {
@@ -239,3 +240,52 @@ elsewhereTest('should run /nix/store/NAME/... from DIR/NAME/... and show DIR min
 });
 
 elsewhere.run();
+
+// ---
+
+const warm = suite('a warm exec (same command, store unchanged)');
+
+when(warm, missing('root', 'nix', 'bwrap'))('should call nix-store only while the closure is not cached', () => {
+  const program = [path.join(buildFixture().app, 'bin', 'sh'), '-c', 'exit 4'];
+  const cache = tempDir('warm-cache');
+  const cold = run(['exec', '--cache-dir', cache, '--', ...program]);
+  assert.is(cold.status, 4, cold.stderr);
+  // From now on nix-store fails loudly and leaves a trace.
+  const shim = tempDir('failing-nix-store');
+  const log = path.join(shim, 'calls');
+  fs.writeFileSync(path.join(shim, 'nix-store'), `#!/bin/sh\necho "$@" >> '${log}'\necho 'nix-store: disabled by the test' >&2\nexit 1\n`, {mode: 0o755});
+  const env = {...nixEnv(), PATH: `${shim}:${process.env['PATH']}`};
+  const again = run(['exec', '--cache-dir', cache, '--', ...program], {env});
+  assert.is(again.status, 4, again.stderr);
+  assert.not.ok(fs.existsSync(log), 'a warm exec called nix-store');
+  // The shim is on the path that counts: a cold cache does call it, and fails.
+  const elsewhere = run(['exec', '--cache-dir', tempDir('cold-cache'), '--', ...program], {env});
+  assert.is(elsewhere.status, 125, elsewhere.stderr);
+  assert.ok(fs.existsSync(log), 'a cold exec calls nix-store');
+});
+
+when(warm, missing('test-user', 'bwrap'))('should not list the store directory', () => {
+  const dir = tempDir('warm-store');
+  fs.chmodSync(dir, 0o755);
+  const store = makeStore(path.join(dir, 'store'), 2000);
+  const program = addBusybox(store.dir);
+  settle(store.dir);
+  const list = closureFile(dir, [BUSYBOX_ENTRY, ...store.names.slice(0, 3)]);
+  const args = (cache: string): string[] => ['exec', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list, '--', program, 'true'];
+  const cache = tempDir('warm-user-cache', TEST_USER);
+  assert.is(runAsUser(args(cache)).status, 0);
+  // An execute-only store directory: the ordinary user can reach entries by name, not list them.
+  fs.chmodSync(store.dir, 0o711);
+  try {
+    const again = runAsUser(args(cache));
+    assert.is(again.status, 0, again.stderr);
+    // Listing really is refused: a cold cache, which must list the store, fails.
+    const cold = runAsUser(args(tempDir('cold-user-cache', TEST_USER)));
+    assert.is(cold.status, 125);
+    assert.match(cold.stderr, /permission denied/i);
+  } finally {
+    fs.chmodSync(store.dir, 0o755);
+  }
+});
+
+warm.run();
