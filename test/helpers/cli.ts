@@ -42,15 +42,20 @@ export interface Exit {
   stderr: string;
 }
 
-/** Run the binary without waiting, for tests that start several at once. */
-export const runAsync = (args: readonly string[], env: NodeJS.ProcessEnv = nixEnv()): Promise<Exit> => new Promise(resolve => {
-  const child = spawn(process.execPath, [CLI, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env});
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', chunk => (stdout += chunk));
-  child.stderr.on('data', chunk => (stderr += chunk));
-  child.on('close', code => resolve({code, stdout, stderr}));
-});
+/** Start a command without waiting, collecting its output: for tests that start several at once. */
+export const startCollecting = (command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Exit> =>
+  new Promise(resolve => {
+    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], env, cwd});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', chunk => (stdout += chunk));
+    child.stderr.on('data', chunk => (stderr += chunk));
+    child.on('close', code => resolve({code, stdout, stderr}));
+  });
+
+/** Run the binary without waiting. */
+export const runAsync = (args: readonly string[], env: NodeJS.ProcessEnv = nixEnv()): Promise<Exit> =>
+  startCollecting(process.execPath, [CLI, ...args], env);
 
 /**
  * The package as the test user can read it: the checkout itself when its path is open to

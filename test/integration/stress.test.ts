@@ -1,13 +1,14 @@
 /**
- * Faults, concurrency and soak: builds killed at random points, fifty jails started at once,
- * gc running beside jails, and a thousand jails in a row leaving nothing behind.
+ * Faults, concurrency and soak, as root and as an ordinary user: builds killed at random
+ * points, fifty jails started at once, different closures at once, gc running beside jails,
+ * and a thousand jails in a row leaving nothing behind; and odd input with a changing store.
  */
 import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mergedListing, mountTable, run, runAsync, tempDir, userCommand, userEnv} from '../helpers/cli.js';
+import {baseNames, CLI, mergedListing, mountTable, run, runAsync, startCollecting, tempDir, userCommand, userEnv, type Exit} from '../helpers/cli.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore} from '../helpers/store.js';
@@ -25,6 +26,10 @@ interface Identity {
 }
 const ROOT_USER: Identity = {command: args => [process.execPath, [CLI, ...args]], env: nixEnv};
 const ORDINARY_USER: Identity = {command: userCommand, env: userEnv, owner: TEST_USER};
+
+/** Start the binary as `who` without waiting. */
+const startAs = (who: Identity, args: readonly string[], env: NodeJS.ProcessEnv = who.env()): Promise<Exit> =>
+  startCollecting(...who.command(args), env, '/');
 
 /** Cold builds SIGKILLed at random points, twenty times: what was published is whole, and the next build is right. */
 const killedBuilds = (who: Identity) => async () => {
@@ -88,17 +93,18 @@ const soak = (who: Identity) => () => {
 
 rootTest('should never publish or use a partial mask when builds are killed at random points (20 times)', killedBuilds(ROOT_USER));
 
-rootTest('should build once when fifty jails start at once on a cold cache, and show each exactly the closure', async () => {
+/** Fifty jails at once on a cold cache: one build (counted through a logging mknod), each sees exactly the closure. */
+const fiftyAtOnce = (who: Identity) => async () => {
   const fixture = buildFixture();
-  const cache = tempDir('fifty');
+  const cache = tempDir('fifty', who.owner);
   // Count builds: each cold whiteout build calls mknod once for its first template.
-  const bin = tempDir('mknod-log');
+  const bin = tempDir('mknod-log', who.owner);
   const log = path.join(bin, 'calls');
   const realMknod = spawnSync('sh', ['-c', 'command -v mknod'], {encoding: 'utf8'}).stdout.trim();
   fs.writeFileSync(path.join(bin, 'mknod'), `#!/bin/sh\necho "$$" >> '${log}'\nexec '${realMknod}' "$@"\n`, {mode: 0o755});
-  const env = {...nixEnv(), PATH: `${bin}:${process.env['PATH']}`};
+  const env = {...who.env(), PATH: `${bin}:${process.env['PATH']}`};
   const exits = await Promise.all(Array.from({length: 50}, () =>
-    runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store'], env)));
+    startAs(who, ['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store'], env)));
   const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
   for (const exit of exits) {
     assert.is(exit.code, 0, exit.stderr);
@@ -107,18 +113,20 @@ rootTest('should build once when fifty jails start at once on a cold cache, and 
   assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
   assert.is(fs.readdirSync(path.join(cache, 'masks')).length, 1);
   tally('concurrent', exits.length);
-});
+};
 
-rootTest('should run jails with different closures at once, each seeing its own', async () => {
+/** Ten jails with ten different closures at once, each seeing its own. */
+const differentClosures = (who: Identity) => async () => {
   const dir = tempDir('different');
+  fs.chmodSync(dir, 0o755);
   const store = makeStore(path.join(dir, 'store'), 200);
   const program = addBusybox(store.dir);
-  const cache = path.join(dir, 'cache');
+  const cache = path.join(tempDir('different-cache', who.owner), 'cache');
   const closures = Array.from({length: 10}, (_, index) => [BUSYBOX_ENTRY, ...store.names.slice(index * 5, index * 5 + 3 + index)]);
   const exits = await Promise.all(closures.map((names, index) => {
     const list = path.join(dir, `closure-${index}`);
     fs.mkdirSync(list);
-    return runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(list, names),
+    return startAs(who, ['exec', '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', closureFile(list, names),
       '--', program, 'ls', '-a', '-1', '/nix/store']);
   }));
   exits.forEach((exit, index) => {
@@ -126,13 +134,14 @@ rootTest('should run jails with different closures at once, each seeing its own'
     assert.equal(exit.stdout.trim().split('\n').sort(), ['.', '..', ...closures[index]!].sort());
   });
   tally('concurrent', exits.length);
-});
+};
 
-rootTest('should never let gc remove a mask under a running jail', async () => {
+/** gc in a loop beside ten running jails never removes their mask. */
+const gcBesideJails = (who: Identity) => async () => {
   const fixture = buildFixture();
-  const cache = tempDir('gc-beside');
+  const cache = tempDir('gc-beside', who.owner);
   const jails = Array.from({length: 10}, () =>
-    runAsync(['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'sleep 2; ls -a -1 /nix/store']));
+    startAs(who, ['exec', '--mode', 'whiteout', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'sleep 2; ls -a -1 /nix/store']));
   let gcRuns = 0;
   let settled = false;
   const all = Promise.all(jails).finally(() => {
@@ -140,21 +149,26 @@ rootTest('should never let gc remove a mask under a running jail', async () => {
   });
   while (!settled) {
     if (fs.existsSync(path.join(cache, 'CACHEDIR.TAG'))) {
-      const gc = await runAsync(['gc', '--max-age', '0', '--cache-dir', cache]);
+      const gc = await startAs(who, ['gc', '--max-age', '0', '--cache-dir', cache]);
       assert.is(gc.code, 0, gc.stderr);
       gcRuns++;
     }
     await new Promise(resolve => setTimeout(resolve, 20));
   }
-  await all;
   const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
-  for (const exit of await Promise.all(jails)) {
+  for (const exit of await all) {
     assert.is(exit.code, 0, exit.stderr);
     assert.equal(exit.stdout.trim().split('\n').sort(), expected);
   }
   assert.ok(gcRuns > 3, `gc ran ${gcRuns} times`);
   tally('concurrent', jails.length + gcRuns);
-});
+};
+
+rootTest('should build once when fifty jails start at once on a cold cache, and show each exactly the closure', fiftyAtOnce(ROOT_USER));
+
+rootTest('should run jails with different closures at once, each seeing its own', differentClosures(ROOT_USER));
+
+rootTest('should never let gc remove a mask under a running jail', gcBesideJails(ROOT_USER));
 
 rootTest('should leave no mount, temporary directory, file descriptor or process behind after 1,000 jails in a row', soak(ROOT_USER));
 
@@ -244,34 +258,14 @@ odd.run();
 
 // ---
 
-const asUser = suite('concurrency as an ordinary user');
+const asUser = suite('faults, concurrency and soak as an ordinary user');
 const userTest = when(asUser, missing('test-user', 'nix', 'bwrap'));
 
-userTest('should build once when twenty jails of an ordinary user start at once, each seeing exactly the closure', async () => {
-  const fixture = buildFixture();
-  const cache = tempDir('user-twenty', TEST_USER);
-  const bin = tempDir('user-mknod-log', TEST_USER);
-  const log = path.join(bin, 'calls');
-  const realMknod = spawnSync('sh', ['-c', 'command -v mknod'], {encoding: 'utf8'}).stdout.trim();
-  fs.writeFileSync(path.join(bin, 'mknod'), `#!/bin/sh\necho "$$" >> '${log}'\nexec '${realMknod}' "$@"\n`, {mode: 0o755});
-  const env = {...userEnv(), PATH: `${bin}:${process.env['PATH']}`};
-  const exits = await Promise.all(Array.from({length: 20}, () => new Promise<{code: number | null; stdout: string; stderr: string}>(resolve => {
-    const [command, args] = userCommand(['exec', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'ls -a -1 /nix/store']);
-    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe'], env, cwd: '/'});
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', chunk => (stdout += chunk));
-    child.stderr.on('data', chunk => (stderr += chunk));
-    child.on('close', code => resolve({code, stdout, stderr}));
-  })));
-  const expected = ['.', '..', ...baseNames(fixture.closure)].sort();
-  for (const exit of exits) {
-    assert.is(exit.code, 0, exit.stderr);
-    assert.equal(exit.stdout.trim().split('\n').sort(), expected);
-  }
-  assert.is(fs.readFileSync(log, 'utf8').trim().split('\n').length, 1, 'one build');
-  tally('concurrent', exits.length);
-});
+userTest('should build once when fifty jails of an ordinary user start at once, each seeing exactly the closure', fiftyAtOnce(ORDINARY_USER));
+
+userTest('should run jails of an ordinary user with different closures at once, each seeing its own', differentClosures(ORDINARY_USER));
+
+userTest('should never let gc of an ordinary user remove a mask under a running jail', gcBesideJails(ORDINARY_USER));
 
 userTest('should never publish or use a partial mask when builds of an ordinary user are killed at random points (20 times)', killedBuilds(ORDINARY_USER));
 
