@@ -109,7 +109,9 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   } else {
     // bwrap stacks a later --overlay-src above an earlier one, so the store goes first.
     for (const layer of [...spec.store.layersTopFirst].reverse()) args.push('--overlay-src', layer);
-    args.push('--ro-overlay', JAIL_STORE);
+    // --ro-overlay leaves the mount itself read-write (the overlay has no upper layer, so
+    // writes fail anyway); remount it read-only, as the store bind of the other ways is.
+    args.push('--ro-overlay', JAIL_STORE, '--remount-ro', JAIL_STORE);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);

@@ -61,7 +61,7 @@ launch('should give bwrap the store first and the mask last (a later --overlay-s
   assert.is(argv[0], 'bwrap');
   assert.not.ok(argv.includes('unshare'));
   const first = argv.indexOf('--overlay-src');
-  assert.equal(argv.slice(first, first + 6), ['--overlay-src', '/nix/store', '--overlay-src', '/cache/masks/k/layer', '--ro-overlay', '/nix/store']);
+  assert.equal(argv.slice(first, first + 8), ['--overlay-src', '/nix/store', '--overlay-src', '/cache/masks/k/layer', '--ro-overlay', '/nix/store', '--remount-ro', '/nix/store']);
 });
 
 launch('should escape layer paths for mount and refuse them for bwrap', () => {
