@@ -3,7 +3,8 @@
 # with one line "N passed, N failed, N skipped" counted from uvu's own results.
 #
 # As root it installs the Debian packages when missing (nix-bin, bubblewrap, busybox-static),
-# starts nix-daemon when it is not running, and creates the unprivileged test user; the
+# starts nix-daemon when it is not running, creates the unprivileged test user, and builds
+# bubblewrap 0.11 aside (Debian 12 has 0.8.0, which cannot mount overlays itself); the
 # integration tests then run as root and as that user, as on a real machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,12 @@ bash scripts/install-deps.sh
 
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/setup-test-env.sh
+  # bubblewrap 0.11, built aside, for the runs that let bubblewrap mount the overlay itself.
+  if dir="$(bash scripts/build-new-bwrap.sh)"; then
+    export NOJ_NEW_BWRAP_DIR="$dir"
+  else
+    echo "could not build bubblewrap 0.11 (see above): the tests of --mount-with bwrap cannot run" >&2
+  fi
 fi
 
 out="$(mktemp)"

@@ -7,7 +7,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
-import {missing, TEST_USER, when} from '../helpers/env.js';
+import {missing, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
@@ -15,10 +15,22 @@ import {tiocstiProgram} from '../helpers/tiocsti.js';
 
 const hasCompiler = spawnSync('sh', ['-c', 'command -v cc && command -v script'], {stdio: 'ignore'}).status === 0;
 
+/** With bubblewrap 0.9+ mounting the overlay itself: `--mount-with bwrap`, its build first on PATH. */
+const bwrapMounting = (caller: typeof callers[number]): typeof callers[number] => ({
+  name: `${caller.name}, with bubblewrap mounting the overlay itself`,
+  needs: caller.needs ?? missing('bwrap-0.9'),
+  run: (args: readonly string[], options?: RunOptions) => caller.run([args[0]!, '--mount-with', 'bwrap', ...args.slice(1)], {...options, env: withNewBwrap(options?.env ?? caller.env())}),
+  cache: caller.cache,
+  command: (args: string[]) => caller.command([args[0]!, '--mount-with', 'bwrap', ...args.slice(1)]),
+  env: () => withNewBwrap(caller.env()),
+  bwrapMounts: true,
+});
+
 const callers = [
-  {name: 'root', needs: missing('root', 'nix', 'bwrap'), run, cache: () => tempDir('cache'), command: (args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]], env: nixEnv},
-  {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), run: runAsUser, cache: () => tempDir('cache', TEST_USER), command: userCommand, env: userEnv},
+  {name: 'root', needs: missing('root', 'nix', 'bwrap'), run, cache: () => tempDir('cache'), command: (args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]], env: nixEnv, bwrapMounts: false},
+  {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), run: runAsUser, cache: () => tempDir('cache', TEST_USER), command: userCommand, env: userEnv, bwrapMounts: false},
 ];
+callers.push(...callers.map(bwrapMounting));
 
 for (const caller of callers) {
   const escape = suite(`escape attempts as ${caller.name}`);
@@ -116,8 +128,10 @@ for (const caller of callers) {
       const fields = line.split(' ');
       const superOptions = fields[fields.indexOf('-') + 3] ?? '';
       // The overlay's options name the mask layer and the store (or its parent): documented.
+      // bubblewrap mounting the overlay itself names them below its /oldroot.
+      const root = caller.bwrapMounts ? '/oldroot' : '';
       for (const hostPath of superOptions.match(/\/[^,:]+/g) ?? []) {
-        assert.ok(hostPath.startsWith(`${cache}/masks/`) || hostPath === '/nix/store' || hostPath === '/nix', `${hostPath} in ${line}`);
+        assert.ok(hostPath.startsWith(`${root}${cache}/masks/`) || hostPath === `${root}/nix/store` || hostPath === `${root}/nix`, `${hostPath} in ${line}`);
       }
       // A mount's root inside its filesystem must not name a host directory.
       assert.not.match(fields[3] ?? '', /^\/(tmp|home|root|var|work|etc|usr)\b/, line);

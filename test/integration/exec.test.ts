@@ -2,13 +2,13 @@
  * `exec` for real: a busybox-based Nix closure jailed by real bubblewrap over a real overlay
  * mount, as root and as an ordinary user who reaches Nix through the daemon.
  */
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
-import {missing, TEST_USER, when} from '../helpers/env.js';
+import {missing, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore, settle} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
@@ -19,7 +19,10 @@ interface Caller {
   run: (args: readonly string[], options?: RunOptions) => Run;
   spawn: (args: readonly string[]) => ReturnType<typeof spawn>;
   cacheDir: () => string;
+  /** bubblewrap 0.9+ mounts the overlay itself (--mount-with bwrap), found first on PATH. */
+  bwrapMounts?: boolean;
 }
+
 
 const callers: Caller[] = [
   {
@@ -46,11 +49,35 @@ const callers: Caller[] = [
     },
     cacheDir: () => tempDir('cache', TEST_USER),
   },
+  {
+    name: 'root, with bubblewrap mounting the overlay itself',
+    needs: missing('root', 'nix', 'bwrap-0.9'),
+    run: (args, options) => run(withMountWithBwrap(args), {...options, env: withNewBwrap(options?.env ?? nixEnv())}),
+    spawn: args => spawn(process.execPath, [CLI, ...withMountWithBwrap(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(nixEnv())}),
+    cacheDir: () => tempDir('cache'),
+    bwrapMounts: true,
+  },
+  {
+    name: 'an ordinary user, with bubblewrap mounting the overlay itself',
+    needs: missing('test-user', 'nix', 'bwrap-0.9'),
+    run: (args, options) => runAsUser(withMountWithBwrap(args), {...options, env: withNewBwrap(options?.env ?? userEnv())}),
+    spawn: args => {
+      const [command, argv] = userCommand(withMountWithBwrap(args));
+      return spawn(command, argv, {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(userEnv()), cwd: '/'});
+    },
+    cacheDir: () => tempDir('cache', TEST_USER),
+    bwrapMounts: true,
+  },
 ];
 
 /** Insert `--mode MODE` after the subcommand. */
 function withMode(args: readonly string[], mode: string): string[] {
   return [args[0]!, '--mode', mode, ...args.slice(1)];
+}
+
+/** Insert `--mount-with bwrap` after the subcommand. */
+function withMountWithBwrap(args: readonly string[]): string[] {
+  return [args[0]!, '--mount-with', 'bwrap', ...args.slice(1)];
 }
 
 const printArgs = 'for a; do printf "<%s>" "$a"; done';
@@ -155,7 +182,7 @@ for (const caller of callers) {
     const lines = result.stdout.split('\n');
     assert.ok(lines.includes('bwrap'));
     assert.ok(lines.includes('echo $HOME'), 'the argument is printed as it is, not quoted');
-    assert.match(result.stderr, caller.name === 'root' ? /mode allowlist, mount root/ : /mode whiteout, mount (root|userns)/);
+    assert.match(result.stderr, caller.name === 'root' ? /mode allowlist, mount root/ : caller.bwrapMounts ? /mode whiteout, mount bwrap/ : /mode whiteout, mount (root|userns)/);
   });
 
   jailTest('should leave the host mount table and the host store as they were', () => {
@@ -194,9 +221,12 @@ for (const caller of callers) {
     const outside = exec(['--', '/bin/ls']);
     assert.is(outside.status, 126);
     assert.match(outside.stderr, /not in the Nix store.*--closure-file, --graph or --also/);
-    const noBwrap = exec(['--', sh(), '-c', 'true'], {env: {PATH: '/nonexistent'}});
-    assert.is(noBwrap.status, 125);
-    assert.match(noBwrap.stderr, /bwrap not found on PATH: install bubblewrap/);
+    // (Runs where bubblewrap mounts put their own first on PATH: see the bubblewrap 0.8 test below.)
+    if (!caller.bwrapMounts) {
+      const noBwrap = exec(['--', sh(), '-c', 'true'], {env: {PATH: '/nonexistent'}});
+      assert.is(noBwrap.status, 125);
+      assert.match(noBwrap.stderr, /bwrap not found on PATH: install bubblewrap/);
+    }
   });
 
   jail.run();
@@ -216,6 +246,14 @@ faultTest('should say the overlay mount failed, and what to check, when mount re
   assert.match(result.stderr, /mount: refused by the test\nnix-overlay-jail: cannot mount the overlay \(see above\)/);
   tally('fault', 1);
 });
+
+const systemBwrap = spawnSync('bwrap', ['--version'], {encoding: 'utf8'}).stdout ?? '';
+when(faults, missing('root', 'nix', 'bwrap') ?? (/bubblewrap 0\.[0-8]\./.test(systemBwrap) ? undefined : `the system's ${systemBwrap.trim() || 'bubblewrap'} mounts overlays itself`))(
+  'should refuse --mount-with bwrap with one line when bubblewrap is older than 0.9', () => {
+    const result = run(['exec', '--mount-with', 'bwrap', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'true']);
+    assert.is(result.status, 125);
+    assert.match(result.stderr, /^nix-overlay-jail: bubblewrap 0\.[0-8]\.\d+ cannot mount overlays itself: that needs bubblewrap 0\.9 or later\n$/);
+  });
 
 faults.run();
 
