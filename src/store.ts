@@ -72,15 +72,39 @@ export const pathBelowEntry = (candidate: string, storePrefixes: readonly string
 export const storePrefixes = (storeDir: string): string[] =>
   storeDir === JAIL_STORE ? [JAIL_STORE] : [JAIL_STORE, storeDir];
 
+const SLASH = 0x2f;
+/** An entry name that needs no further checks: no slash, no leading dot, nothing a line cannot hold. */
+const PLAIN_ENTRY_NAME = /^[^/.\0\r\n][^/\0\r\n]*$/;
+
 /**
- * Parse one line of a closure file (or one path from a graph) into an entry name, or throw a
- * JailError that names the source and line.
+ * Parse one line of a closure file (or one path from a graph or nix-store -qR) into an entry
+ * name, or throw a JailError that names the source (and the line, when given).
  */
 export const entryOfListedPath = (
   listed: string,
   prefixes: readonly string[],
-  where: string,
+  source: string,
+  line?: number,
 ): StoreEntryName => {
+  // Fast path for the usual PREFIX/NAME: closure files, nix-store -qR and graphs list
+  // thousands, and a start-up reads them all.
+  for (const prefix of prefixes) {
+    if (listed.startsWith(prefix) && listed.charCodeAt(prefix.length) === SLASH) {
+      const name = listed.slice(prefix.length + 1);
+      if (PLAIN_ENTRY_NAME.test(name)) return name;
+    }
+  }
+  return checkedEntryOfListedPath(listed, prefixes, source, line);
+};
+
+/** entryOfListedPath without its fast path: every check, for any input (and for the tests). */
+export const checkedEntryOfListedPath = (
+  listed: string,
+  prefixes: readonly string[],
+  source: string,
+  line?: number,
+): StoreEntryName => {
+  const where = line === undefined ? source : `${source}:${line}`;
   if (!path.isAbsolute(listed)) {
     // A bare entry name is how newer `nix path-info --json` spells references.
     if (isValidEntryName(listed) && !listed.includes('/') && /^[0-9a-z]{32}-/.test(listed)) return listed;

@@ -11,7 +11,7 @@ import {parseClosureFile} from '../src/closure/file.js';
 import {shellQuote} from '../src/commands/wrap.js';
 import {entriesToHide, planEntry} from '../src/mask/plan.js';
 import {escapeLayer} from '../src/mount/options.js';
-import {entryOfListedPath, isValidEntryName} from '../src/store.js';
+import {checkedEntryOfListedPath, isValidEntryName} from '../src/store.js';
 import {tally} from './helpers/tally.js';
 
 const hashChar = fc.constantFrom(...'0123456789abcdfghijklmnpqrsvwxyz');
@@ -111,7 +111,7 @@ properties('a closure file line reads the same through the fast path as through 
   check(fc.property(line, text => {
     const checked = (): string[] => {
       const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
-      return trimmed.trim() === '' ? [] : [entryOfListedPath(trimmed, prefixes, 'f:1')];
+      return trimmed.trim() === '' ? [] : [checkedEntryOfListedPath(trimmed, prefixes, 'f', 1)];
     };
     assert.is(outcome(() => [...parseClosureFile(text, prefixes, 'f')]), outcome(checked), JSON.stringify(text));
   }), 2000);

@@ -18,28 +18,14 @@ export const parseClosureFile = (
 ): Set<StoreEntryName> => {
   const names = new Set<StoreEntryName>();
   const lines = text.split('\n');
-  lines: for (let index = 0; index < lines.length; index++) {
+  for (let index = 0; index < lines.length; index++) {
     const rawLine = lines[index]!;
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    // Fast path for the usual line, PREFIX/NAME: a start-up reads thousands of them.
-    for (const prefix of prefixes) {
-      if (line.startsWith(prefix) && line.charCodeAt(prefix.length) === SLASH) {
-        const name = line.slice(prefix.length + 1);
-        if (PLAIN_ENTRY_NAME.test(name)) {
-          names.add(name);
-          continue lines;
-        }
-      }
-    }
     if (line.trim() === '') continue;
-    names.add(entryOfListedPath(line, prefixes, `${source}:${index + 1}`));
+    names.add(entryOfListedPath(line, prefixes, source, index + 1));
   }
   return names;
 };
-
-const SLASH = 0x2f;
-/** An entry name that needs no further checks: no slash, no leading dot, nothing a line cannot hold. */
-const PLAIN_ENTRY_NAME = /^[^/.\0\r\n][^/\0\r\n]*$/;
 
 /** Read a closure file, or standard input for `-`. */
 export const readClosureFile = (file: string): string => {
