@@ -42,6 +42,9 @@ export interface Exit {
   stderr: string;
 }
 
+/** `args` (a subcommand and its arguments) with `options` inserted after the subcommand. */
+export const withOptions = (args: readonly string[], ...options: string[]): string[] => [args[0]!, ...options, ...args.slice(1)];
+
 /** Start a command without waiting, collecting its output: for tests that start several at once. */
 export const startCollecting = (command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Exit> =>
   new Promise(resolve => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
+import {CLI, run, runAsUser, tempDir, userCommand, userEnv, withOptions, type Run, type RunOptions} from '../helpers/cli.js';
 import {missing, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY} from '../helpers/store.js';
@@ -19,9 +19,9 @@ const hasCompiler = spawnSync('sh', ['-c', 'command -v cc && command -v script']
 const bwrapMounting = (caller: typeof callers[number]): typeof callers[number] => ({
   name: `${caller.name}, with bubblewrap mounting the overlay itself`,
   needs: caller.needs ?? missing('bwrap-0.9'),
-  run: (args: readonly string[], options?: RunOptions) => caller.run([args[0]!, '--mount-with', 'bwrap', ...args.slice(1)], {...options, env: withNewBwrap(options?.env ?? caller.env())}),
+  run: (args: readonly string[], options?: RunOptions) => caller.run(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? caller.env())}),
   cache: caller.cache,
-  command: (args: string[]) => caller.command([args[0]!, '--mount-with', 'bwrap', ...args.slice(1)]),
+  command: (args: string[]) => caller.command(withOptions(args, '--mount-with', 'bwrap')),
   env: () => withNewBwrap(caller.env()),
   bwrapMounts: true,
 });

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, type Run, type RunOptions} from '../helpers/cli.js';
+import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, withOptions, type Run, type RunOptions} from '../helpers/cli.js';
 import {missing, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore, settle} from '../helpers/store.js';
@@ -35,8 +35,8 @@ const callers: Caller[] = [
   {
     name: 'root with a whiteout mask',
     needs: missing('root', 'nix', 'bwrap'),
-    run: (args, options) => run(withMode(args, 'whiteout'), options),
-    spawn: args => spawn(process.execPath, [CLI, ...withMode(args, 'whiteout')], {stdio: ['ignore', 'pipe', 'pipe'], env: nixEnv()}),
+    run: (args, options) => run(withOptions(args, '--mode', 'whiteout'), options),
+    spawn: args => spawn(process.execPath, [CLI, ...withOptions(args, '--mode', 'whiteout')], {stdio: ['ignore', 'pipe', 'pipe'], env: nixEnv()}),
     cacheDir: () => tempDir('cache'),
   },
   {
@@ -52,33 +52,23 @@ const callers: Caller[] = [
   {
     name: 'root, with bubblewrap mounting the overlay itself',
     needs: missing('root', 'nix', 'bwrap-0.9'),
-    run: (args, options) => run(withMountWithBwrap(args), {...options, env: withNewBwrap(options?.env ?? nixEnv())}),
-    spawn: args => spawn(process.execPath, [CLI, ...withMountWithBwrap(args)], {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(nixEnv())}),
+    run: (args, options) => run(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? nixEnv())}),
+    spawn: args => spawn(process.execPath, [CLI, ...withOptions(args, '--mount-with', 'bwrap')], {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(nixEnv())}),
     cacheDir: () => tempDir('cache'),
     bwrapMounts: true,
   },
   {
     name: 'an ordinary user, with bubblewrap mounting the overlay itself',
     needs: missing('test-user', 'nix', 'bwrap-0.9'),
-    run: (args, options) => runAsUser(withMountWithBwrap(args), {...options, env: withNewBwrap(options?.env ?? userEnv())}),
+    run: (args, options) => runAsUser(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? userEnv())}),
     spawn: args => {
-      const [command, argv] = userCommand(withMountWithBwrap(args));
+      const [command, argv] = userCommand(withOptions(args, '--mount-with', 'bwrap'));
       return spawn(command, argv, {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(userEnv()), cwd: '/'});
     },
     cacheDir: () => tempDir('cache', TEST_USER),
     bwrapMounts: true,
   },
 ];
-
-/** Insert `--mode MODE` after the subcommand. */
-function withMode(args: readonly string[], mode: string): string[] {
-  return [args[0]!, '--mode', mode, ...args.slice(1)];
-}
-
-/** Insert `--mount-with bwrap` after the subcommand. */
-function withMountWithBwrap(args: readonly string[]): string[] {
-  return [args[0]!, '--mount-with', 'bwrap', ...args.slice(1)];
-}
 
 const printArgs = 'for a; do printf "<%s>" "$a"; done';
 
