@@ -20,7 +20,7 @@ export interface BuildResult {
 /** Get the mask for a closure that is already known. */
 export const maskForClosure = async (closure: Closure, options: MaskOptions): Promise<{mask: ReadyMask; cacheDir: string}> => {
   const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
-  const mode = chooseMaskMode(options.mode, allowlistUnavailable(cache.dir, closure.storeDir, true));
+  const mode = chooseMaskMode(options.mode, () => allowlistUnavailable(cache.dir, closure.storeDir, true));
   const mask = await ensureMask(cache, {
     mode,
     storeDir: closure.storeDir,

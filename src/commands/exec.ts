@@ -131,7 +131,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const closure = await closureFor(options, cache, cacheDir, entry, given);
 
-  const mode = chooseMaskMode(options.mode, strategy === 'root'
+  const mode = chooseMaskMode(options.mode, () => strategy === 'root'
     ? allowlistUnavailable(cacheDir, storeDir, !options.dryRun)
     : `allowlist masks need real root and the root mount (this run mounts with ${strategy})`);
   const request = {mode, storeDir, closure: closure.entries, execOnly: options.execOnly};

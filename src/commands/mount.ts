@@ -60,7 +60,7 @@ export const mountCommand = async (options: MountOptions): Promise<{target: stri
   assertEmptyDirectory(target);
   const closure = await computeClosure({...options, verifyPresent: false});
   const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
-  const mode = chooseMaskMode(options.mode, allowlistUnavailable(cache.dir, closure.storeDir, true));
+  const mode = chooseMaskMode(options.mode, () => allowlistUnavailable(cache.dir, closure.storeDir, true));
   const mask = await ensureMask(cache, {mode, storeDir: closure.storeDir, closure: closure.entries, execOnly: options.execOnly});
   const optionsText = overlayOptions(mask.view.layersTopFirst, ['nosuid', 'nodev', ...mask.view.options]);
 

@@ -50,7 +50,7 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
   });
   requireTools(['unshare', 'sh', 'mount', 'find']);
   const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
-  const mode = chooseMaskMode(options.mode, strategy === 'root'
+  const mode = chooseMaskMode(options.mode, () => strategy === 'root'
     ? allowlistUnavailable(cache.dir, closure.storeDir, true)
     : 'allowlist masks need real root and the root mount');
   const request = {mode, storeDir: closure.storeDir, closure: closure.entries, execOnly: options.execOnly};

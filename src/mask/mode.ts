@@ -14,19 +14,24 @@ import {findOnPath} from '../mount/capabilities.js';
 import {maskView, type MaskView} from '../mount/strategy.js';
 import type {StoreEntryName} from '../store.js';
 import {allowlistMaskKey, ensureAllowlistMask} from './allowlist.js';
+import {holderIsAlive, processIdentity} from './lock.js';
 import {ensureWhiteoutMask, whiteoutMaskKey} from './build.js';
 import {maskLayout, type MaskCache, type MaskMode, type MaskState} from './cache.js';
 
 export type MaskModeChoice = MaskMode | 'auto';
 
-/** Pure: the mode, given why the allowlist is unavailable (undefined when it is available). */
-export const chooseMaskMode = (choice: MaskModeChoice, allowlistUnavailable: string | undefined): MaskMode => {
+/**
+ * The mode, given why the allowlist is unavailable (undefined when it is available). That is
+ * asked only when the choice depends on it: finding out may cost a probe (a process, a file).
+ */
+export const chooseMaskMode = (choice: MaskModeChoice, allowlistUnavailable: () => string | undefined): MaskMode => {
   if (choice === 'whiteout') return 'whiteout';
+  const unavailable = allowlistUnavailable();
   if (choice === 'allowlist') {
-    if (allowlistUnavailable) throw new JailError('usage', `--mode allowlist: ${allowlistUnavailable}`);
+    if (unavailable) throw new JailError('usage', `--mode allowlist: ${unavailable}`);
     return 'allowlist';
   }
-  return allowlistUnavailable ? 'whiteout' : 'allowlist';
+  return unavailable ? 'whiteout' : 'allowlist';
 };
 
 /**
@@ -61,7 +66,13 @@ export const allowlistUnavailable = (cacheDir: string, storeDir: string, probe: 
     // not probed yet
   }
   if (!probe) return undefined;
-  const scratch = path.join(cacheDir, 'tmp', `xattr-probe-${crypto.randomBytes(4).toString('hex')}`);
+  const tmp = path.join(cacheDir, 'tmp');
+  // A probe killed midway leaves its file; its name says whose it was (pid and start time).
+  for (const name of fs.readdirSync(tmp)) {
+    const holder = /^xattr-probe-(\d+)-(\d*)-/.exec(name);
+    if (holder && !holderIsAlive(`${holder[1]} ${holder[2]}`)) fs.rmSync(path.join(tmp, name), {force: true});
+  }
+  const scratch = path.join(tmp, `xattr-probe-${processIdentity().replace(' ', '-')}-${crypto.randomBytes(4).toString('hex')}`);
   fs.writeFileSync(scratch, '', {mode: 0o600});
   const result = childProcess.spawnSync('setfattr', ['-n', 'trusted.overlay.nix-overlay-jail-probe', '-v', 'y', scratch], {stdio: 'ignore'});
   fs.rmSync(scratch, {force: true});

@@ -153,6 +153,29 @@ rootTest('should add whiteouts for new entries only when the store changed', () 
   assert.not.ok(listing.includes(added[0]!));
 });
 
+rootTest('should not probe for trusted xattrs under --mode whiteout, and clear the file of a killed probe', () => {
+  const dir = tempDir('probe');
+  const store = makeStore(path.join(dir, 'store'), 10);
+  const list = closureFile(dir, store.names.slice(0, 1));
+  // Outside the store's parent, where an allowlist could stack.
+  const cache = path.join(tempDir('probe-cache'), 'cache');
+  buildJson(['--cache-dir', cache, '--store', store.dir, '--closure-file', list]);
+  assert.not.ok(fs.existsSync(path.join(cache, 'features.json')), 'a whiteout build asked about trusted xattrs');
+  // Leftovers of probes: one of a process that is gone, one of this (running) test process.
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const dead = path.join(cache, 'tmp', 'xattr-probe-999999999-1-0000');
+  const alive = path.join(cache, 'tmp', `xattr-probe-${process.pid}-${startTime}-0000`);
+  fs.writeFileSync(dead, '');
+  fs.writeFileSync(alive, '');
+  const auto = run(['build', '--json', '--cache-dir', cache, '--store', store.dir, '--closure-file', list]);
+  assert.is(auto.status, 0, auto.stderr);
+  assert.ok(fs.existsSync(path.join(cache, 'features.json')), 'auto mode probed');
+  assert.not.ok(fs.existsSync(dead), 'the killed probe\'s file is gone');
+  assert.ok(fs.existsSync(alive), 'a running probe\'s file is left alone');
+  fs.rmSync(alive);
+});
+
 rootTest('should build once when two processes ask for the same mask at once', async () => {
   const dir = tempDir('concurrent');
   const store = makeStore(path.join(dir, 'store'), 30_000);
