@@ -4,7 +4,7 @@
 #
 # As root it installs the Debian packages when missing (nix-bin, bubblewrap, busybox-static),
 # starts nix-daemon when it is not running, creates the unprivileged test user, and builds
-# bubblewrap 0.11 aside (Debian 12 has 0.8.0, which cannot mount overlays itself); the
+# the newest bubblewrap of Debian's next release aside (Debian 12 has 0.8.0, which cannot mount overlays itself); the
 # integration tests then run as root and as that user, as on a real machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +13,11 @@ bash scripts/install-deps.sh
 
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/setup-test-env.sh
-  # bubblewrap 0.11, built aside, for the runs that let bubblewrap mount the overlay itself.
+  # bubblewrap 0.11 or later, built aside, for the runs that let bubblewrap mount the overlay itself.
   if dir="$(bash scripts/build-new-bwrap.sh)"; then
     export NOJ_NEW_BWRAP_DIR="$dir"
   else
-    echo "could not build bubblewrap 0.11 (see above): the tests of --mount-with bwrap cannot run" >&2
+    echo "could not build bubblewrap 0.11 or later (see above): the tests of --mount-with bwrap cannot run" >&2
   fi
 fi
 

@@ -10,7 +10,7 @@ import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
-import {hasNativeOverlay, MOUNT_SCRIPT} from '../mount/strategy.js';
+import {hasNativeOverlay, MOUNT_SCRIPT, NATIVE_OVERLAY_SINCE} from '../mount/strategy.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'failure';
 
@@ -108,7 +108,7 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   }
   const version = tools['bwrap'] ? bwrapVersion() : undefined;
   if (tools['bwrap']) {
-    add('bwrap version', 'ok', version === undefined ? 'unknown version' : `bubblewrap ${version.join('.')}${hasNativeOverlay(version) ? ': mounts overlays itself (--overlay-src)' : ': no native overlay support (0.9+ has it); the mount is done before it starts'}`);
+    add('bwrap version', 'ok', version === undefined ? 'unknown version' : `bubblewrap ${version.join('.')}${hasNativeOverlay(version) ? ': mounts overlays itself (--overlay-src)' : `: cannot mount overlays itself (${NATIVE_OVERLAY_SINCE.join('.')} and later can); the mount is done before it starts`}`);
   }
 
   const usernsProblem = usernsUnavailable();

@@ -25,7 +25,7 @@ export const overlayOptions = (layersTopFirst: readonly string[], extra: readonl
 };
 
 /**
- * bubblewrap ≥ 0.9 builds the option string itself from `--overlay-src` paths; rather than
+ * bubblewrap ≥ 0.11 builds the option string itself from `--overlay-src` paths; rather than
  * rely on its escaping, refuse the characters the syntax gives meaning to.
  */
 export const assertPlainLayerPath = (dir: string): void => {

@@ -6,7 +6,8 @@
  *          overlay there, then bubblewrap binds the merged directory at /nix/store;
  *  userns  an ordinary user: the same inside an unprivileged user namespace (Linux ≥ 5.11
  *          allows overlay there), with bubblewrap nested inside mapping the caller back;
- *  bwrap   bubblewrap ≥ 0.9 mounts the overlay itself (--overlay-src, --ro-overlay).
+ *  bwrap   bubblewrap ≥ 0.11.0 mounts the overlay itself (--overlay-src, --ro-overlay: new in
+ *          0.11.0, by its NEWS; 0.9 and 0.10 have no overlay options).
  *
  * Between unshare and bubblewrap a fixed shell script does the mount. Its text never changes;
  * every path and option reaches it as a positional parameter, so nothing is interpreted.
@@ -31,8 +32,11 @@ export interface Capabilities {
   bwrapVersion?: readonly number[] | undefined;
 }
 
+/** The first bubblewrap with --overlay-src and --ro-overlay. */
+export const NATIVE_OVERLAY_SINCE = [0, 11, 0] as const;
+
 export const hasNativeOverlay = (version: readonly number[] | undefined): boolean =>
-  version !== undefined && ((version[0] ?? 0) > 0 || (version[1] ?? 0) >= 9);
+  version !== undefined && ((version[0] ?? 0) > 0 || (version[1] ?? 0) >= NATIVE_OVERLAY_SINCE[1]);
 
 /** Pick the strategy; a forced one that cannot work is an error that says why. */
 export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Strategy => {
@@ -45,14 +49,14 @@ export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Stra
       return 'userns';
     case 'bwrap':
       if (!hasNativeOverlay(caps.bwrapVersion)) {
-        throw new JailError('missing-tool', `bubblewrap ${caps.bwrapVersion?.join('.') ?? '(unknown version)'} cannot mount overlays itself: that needs bubblewrap 0.9 or later`);
+        throw new JailError('missing-tool', `bubblewrap ${caps.bwrapVersion?.join('.') ?? '(unknown version)'} cannot mount overlays itself: that needs bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later`);
       }
       return 'bwrap';
     case 'auto':
       if (caps.isRoot) return 'root';
       if (!caps.usernsUnavailable) return 'userns';
       if (hasNativeOverlay(caps.bwrapVersion)) return 'bwrap';
-      throw new JailError('missing-tool', `${caps.usernsUnavailable}; alternatively install bubblewrap 0.9 or later, which mounts the overlay itself`);
+      throw new JailError('missing-tool', `${caps.usernsUnavailable}; alternatively install bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later, which mounts the overlay itself`);
   }
 };
 

@@ -16,10 +16,10 @@ const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${c
 export const userExists = (name: string): boolean => spawnSync('id', [name], {stdio: 'ignore'}).status === 0;
 
 /**
- * Where bubblewrap 0.9 or later is (scripts/build-new-bwrap.sh builds 0.11.0 there), for the
+ * Where bubblewrap 0.11 or later is (scripts/build-new-bwrap.sh builds it there), for the
  * runs where bubblewrap mounts the overlay itself: put first on PATH for those runs only.
  */
-export const NEW_BWRAP_DIR = process.env['NOJ_NEW_BWRAP_DIR'] ?? '/usr/local/libexec/nix-overlay-jail-tests/bubblewrap-0.11.0';
+export const NEW_BWRAP_DIR = process.env['NOJ_NEW_BWRAP_DIR'] ?? '/usr/local/libexec/nix-overlay-jail-tests/bubblewrap-new';
 
 /** The environment of a run where bubblewrap mounts the overlay: its newer build first on PATH. */
 export const withNewBwrap = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({...env, PATH: `${NEW_BWRAP_DIR}:${env['PATH'] ?? ''}`});
@@ -27,13 +27,13 @@ export const withNewBwrap = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({...
 const hasNewBwrap = (): boolean => {
   const version = spawnSync(`${NEW_BWRAP_DIR}/bwrap`, ['--version'], {encoding: 'utf8'}).stdout ?? '';
   const [major = 0, minor = 0] = (/bubblewrap (\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
-  return major > 0 || minor >= 9;
+  return major > 0 || minor >= 11;
 };
 
 /** The reason a precondition is missing, or undefined when everything is there. */
-export const missing = (...needs: Array<'root' | 'nix' | 'bwrap' | 'bwrap-0.9' | 'test-user'>): string | undefined => {
+export const missing = (...needs: Array<'root' | 'nix' | 'bwrap' | 'bwrap-0.11' | 'test-user'>): string | undefined => {
   for (const need of needs) {
-    if (need === 'bwrap-0.9' && !hasNewBwrap()) return `needs bubblewrap 0.9 or later in ${NEW_BWRAP_DIR} (scripts/build-new-bwrap.sh)`;
+    if (need === 'bwrap-0.11' && !hasNewBwrap()) return `needs bubblewrap 0.11 or later in ${NEW_BWRAP_DIR} (scripts/build-new-bwrap.sh)`;
     if (need === 'root' && !IS_ROOT) return 'needs root';
     if (need === 'nix' && !has('nix-build')) return 'needs Nix (nix-bin)';
     if (need === 'bwrap' && !has('bwrap')) return 'needs bubblewrap';

@@ -15,10 +15,10 @@ import {tiocstiProgram} from '../helpers/tiocsti.js';
 
 const hasCompiler = spawnSync('sh', ['-c', 'command -v cc && command -v script'], {stdio: 'ignore'}).status === 0;
 
-/** With bubblewrap 0.9+ mounting the overlay itself: `--mount-with bwrap`, its build first on PATH. */
+/** With bubblewrap 0.11+ mounting the overlay itself: `--mount-with bwrap`, its build first on PATH. */
 const bwrapMounting = (caller: typeof callers[number]): typeof callers[number] => ({
   name: `${caller.name}, with bubblewrap mounting the overlay itself`,
-  needs: caller.needs ?? missing('bwrap-0.9'),
+  needs: caller.needs ?? missing('bwrap-0.11'),
   run: (args: readonly string[], options?: RunOptions) => caller.run(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? caller.env())}),
   cache: caller.cache,
   command: (args: string[]) => caller.command(withOptions(args, '--mount-with', 'bwrap')),
@@ -128,10 +128,12 @@ for (const caller of callers) {
       const fields = line.split(' ');
       const superOptions = fields[fields.indexOf('-') + 3] ?? '';
       // The overlay's options name the mask layer and the store (or its parent): documented.
-      // bubblewrap mounting the overlay itself names them below its /oldroot.
+      // bubblewrap mounting the overlay itself names them below its /oldroot (0.11), or by
+      // the descriptors it opened them with (0.12 and later), which name no host path.
       const root = caller.bwrapMounts ? '/oldroot' : '';
       for (const hostPath of superOptions.match(/\/[^,:]+/g) ?? []) {
-        assert.ok(hostPath.startsWith(`${root}${cache}/masks/`) || hostPath === `${root}/nix/store` || hostPath === `${root}/nix`, `${hostPath} in ${line}`);
+        const bwrapDescriptor = caller.bwrapMounts && /^\/proc\/self\/fd\/\d+$/.test(hostPath);
+        assert.ok(bwrapDescriptor || hostPath.startsWith(`${root}${cache}/masks/`) || hostPath === `${root}/nix/store` || hostPath === `${root}/nix`, `${hostPath} in ${line}`);
       }
       // A mount's root inside its filesystem must not name a host directory.
       assert.not.match(fields[3] ?? '', /^\/(tmp|home|root|var|work|etc|usr)\b/, line);

@@ -2,13 +2,13 @@
  * `exec` for real: a busybox-based Nix closure jailed by real bubblewrap over a real overlay
  * mount, as root and as an ordinary user who reaches Nix through the daemon.
  */
-import {spawn, spawnSync} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {baseNames, CLI, mountTable, run, runAsUser, tempDir, userCommand, userEnv, withOptions, type Run, type RunOptions} from '../helpers/cli.js';
-import {missing, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
+import {missing, NEW_BWRAP_DIR, TEST_USER, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {addBusybox, BUSYBOX_ENTRY, closureFile, makeStore, settle} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
@@ -19,7 +19,7 @@ interface Caller {
   run: (args: readonly string[], options?: RunOptions) => Run;
   spawn: (args: readonly string[]) => ReturnType<typeof spawn>;
   cacheDir: () => string;
-  /** bubblewrap 0.9+ mounts the overlay itself (--mount-with bwrap), found first on PATH. */
+  /** bubblewrap 0.11+ mounts the overlay itself (--mount-with bwrap), found first on PATH. */
   bwrapMounts?: boolean;
 }
 
@@ -51,7 +51,7 @@ const callers: Caller[] = [
   },
   {
     name: 'root, with bubblewrap mounting the overlay itself',
-    needs: missing('root', 'nix', 'bwrap-0.9'),
+    needs: missing('root', 'nix', 'bwrap-0.11'),
     run: (args, options) => run(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? nixEnv())}),
     spawn: args => spawn(process.execPath, [CLI, ...withOptions(args, '--mount-with', 'bwrap')], {stdio: ['ignore', 'pipe', 'pipe'], env: withNewBwrap(nixEnv())}),
     cacheDir: () => tempDir('cache'),
@@ -59,7 +59,7 @@ const callers: Caller[] = [
   },
   {
     name: 'an ordinary user, with bubblewrap mounting the overlay itself',
-    needs: missing('test-user', 'nix', 'bwrap-0.9'),
+    needs: missing('test-user', 'nix', 'bwrap-0.11'),
     run: (args, options) => runAsUser(withOptions(args, '--mount-with', 'bwrap'), {...options, env: withNewBwrap(options?.env ?? userEnv())}),
     spawn: args => {
       const [command, argv] = userCommand(withOptions(args, '--mount-with', 'bwrap'));
@@ -237,12 +237,26 @@ faultTest('should say the overlay mount failed, and what to check, when mount re
   tally('fault', 1);
 });
 
-const systemBwrap = spawnSync('bwrap', ['--version'], {encoding: 'utf8'}).stdout ?? '';
-when(faults, missing('root', 'nix', 'bwrap') ?? (/bubblewrap 0\.[0-8]\./.test(systemBwrap) ? undefined : `the system's ${systemBwrap.trim() || 'bubblewrap'} mounts overlays itself`))(
-  'should refuse --mount-with bwrap with one line when bubblewrap is older than 0.9', () => {
-    const result = run(['exec', '--mount-with', 'bwrap', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'true']);
-    assert.is(result.status, 125);
-    assert.match(result.stderr, /^nix-overlay-jail: bubblewrap 0\.[0-8]\.\d+ cannot mount overlays itself: that needs bubblewrap 0\.9 or later\n$/);
+when(faults, missing('root', 'nix', 'bwrap-0.11'))(
+  'should refuse bubblewrap 0.8, 0.9 and 0.10 for --mount-with bwrap with one line, and doctor should say why', () => {
+    for (const version of ['0.8.0', '0.9.0', '0.10.0']) {
+      // A bwrap that says it is VERSION and passes everything else to the real, newer one.
+      const dir = tempDir(`bwrap-${version}`);
+      fs.writeFileSync(path.join(dir, 'bwrap'), `#!/bin/sh\nif [ "$1" = --version ]; then echo "bubblewrap ${version}"; exit 0; fi\nexec '${NEW_BWRAP_DIR}/bwrap' "$@"\n`, {mode: 0o755});
+      const env = {...nixEnv(), PATH: `${dir}:${process.env['PATH']}`};
+      const result = run(['exec', '--mount-with', 'bwrap', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'true'], {env});
+      assert.is(result.status, 125, version);
+      assert.is(result.stderr, `nix-overlay-jail: bubblewrap ${version} cannot mount overlays itself: that needs bubblewrap 0.11.0 or later\n`);
+      const doctor = run(['doctor'], {env});
+      assert.match(doctor.stdout, `bwrap version: bubblewrap ${version}: cannot mount overlays itself (0.11.0 and later can)`);
+    }
+    // The same wrapper saying 0.11.0 is taken.
+    const dir = tempDir('bwrap-0.11.0');
+    fs.writeFileSync(path.join(dir, 'bwrap'), `#!/bin/sh\nif [ "$1" = --version ]; then echo "bubblewrap 0.11.0"; exit 0; fi\nexec '${NEW_BWRAP_DIR}/bwrap' "$@"\n`, {mode: 0o755});
+    const result = run(['exec', '--mount-with', 'bwrap', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'exit 3'],
+      {env: {...nixEnv(), PATH: `${dir}:${process.env['PATH']}`}});
+    assert.is(result.status, 3, result.stderr);
+    tally('input', 3);
   });
 
 faults.run();

@@ -8,13 +8,21 @@ choose('should mount as root when the caller is real root', () => {
   assert.is(chooseStrategy('auto', {isRoot: true}), 'root');
 });
 
-choose('should use a user namespace for an ordinary user, and bwrap 0.9+ when there is none', () => {
+choose('should use a user namespace for an ordinary user, and bwrap 0.11+ when there is none', () => {
   assert.is(chooseStrategy('auto', {isRoot: false}), 'userns');
-  assert.is(chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: [0, 9, 0]}), 'bwrap');
+  assert.is(chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: [0, 11, 0]}), 'bwrap');
+  assert.is(chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: [1, 0, 0]}), 'bwrap');
+});
+
+choose('should not take bubblewrap 0.9 or 0.10, which have no overlay options', () => {
+  for (const version of [[0, 9, 0], [0, 10, 0], [0, 10, 9]]) {
+    assert.throws(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: version}), /alternatively install bubblewrap 0\.11\.0 or later/);
+    assert.throws(() => chooseStrategy('bwrap', {isRoot: true, bwrapVersion: version}), new RegExp(`bubblewrap ${version.join('\\.')} cannot mount overlays itself: that needs bubblewrap 0\\.11\\.0 or later`));
+  }
 });
 
 choose('should say what is missing when nothing can work', () => {
-  assert.throws(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'namespaces are off', bwrapVersion: [0, 8, 0]}), /namespaces are off; alternatively install bubblewrap 0\.9/);
+  assert.throws(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'namespaces are off', bwrapVersion: [0, 8, 0]}), /namespaces are off; alternatively install bubblewrap 0\.11\.0/);
 });
 
 choose('should refuse a forced strategy that cannot work', () => {
