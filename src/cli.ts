@@ -9,6 +9,7 @@ import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
 import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
+import {parseKeepFd} from './jail/descriptors.js';
 import {importPackage} from './launcher-globals.js';
 
 const CLOSURE_HELP = `
@@ -69,6 +70,7 @@ const execFlags: Flags = {
   roBind: {type: 'string', isMultiple: true},
   chdir: {type: 'string'},
   bwrapArg: {type: 'string', isMultiple: true},
+  keepFd: {type: 'string', isMultiple: true},
   dryRun: {type: 'boolean', default: false},
 };
 
@@ -98,6 +100,7 @@ const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
   roBind: asStrings(flags['roBind']),
   chdir: flags['chdir'] as string | undefined,
   bwrapArg: asStrings(flags['bwrapArg']),
+  keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
   dryRun: Boolean(flags['dryRun']),
   env: process.env,
 });
@@ -188,11 +191,11 @@ ${CLOSURE_HELP}
 ${MASK_HELP}
 
   Mounting:
-    --mount-with HOW         auto (default), root, userns or bwrap (bubblewrap >= 0.9 mounts
-                             the overlay itself)
+    --mount-with HOW         auto (default), root, userns or bwrap (bubblewrap >= 0.11.0
+                             mounts the overlay itself; 0.9 and 0.10 cannot)
 
   The sandbox (new user, pid, ipc, uts and cgroup namespaces, no network, fresh /proc,
-  minimal /dev, tmpfs /tmp, dies with its parent, environment cleared):
+  minimal /dev, tmpfs /tmp, dies with its parent, environment cleared, descriptors 0-2 only):
     --share-net              keep the network
     --setenv NAME=VALUE      set a variable in the jail (repeatable)
     --keep-env NAME          pass a variable through (repeatable; PATH is the closure's bin
@@ -201,11 +204,15 @@ ${MASK_HELP}
     --ro-bind SRC[:DEST]     bind a host path read-only (repeatable)
     --chdir DIR              start in DIR inside the jail
     --bwrap-arg ARG          pass ARG to bubblewrap (repeatable; --bwrap-arg=--foo)
+    --keep-fd N              pass the caller's descriptor N to the program at the same number
+                             (repeatable); every other descriptor above 2 is closed first
     --dry-run                print the command that would run, one argument per line, and stop
 
   Exit status: the program's; 128+N when a signal N killed it; 125 when nix-overlay-jail
-  fails, 126 when COMMAND cannot run, 127 when it is not found. SIGINT, SIGTERM and
-  SIGHUP sent to nix-overlay-jail are passed to the program.
+  fails, 126 when COMMAND cannot run, 127 when it is not found. The terminal's signals
+  (Ctrl-C, Ctrl-\\, hang-up, window size) and SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
+  and SIGUSR2 sent to nix-overlay-jail reach the jailed program's process group; Ctrl-Z
+  stops the jail and fg continues it.
 
   Examples
     $ nix-overlay-jail exec -- hello --greeting "hi there"

@@ -12,13 +12,15 @@ import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js'
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
+import {assertKeepable, closeInheritedDescriptors, controlDescriptors} from '../jail/descriptors.js';
+import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
 import {entriesWithBin} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
 import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
-import {chooseStrategy, launchArgv, MOUNT_FAILED, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
+import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import {JAIL_STORE, storePrefixes} from '../store.js';
 
 export interface ExecOptions {
@@ -38,6 +40,8 @@ export interface ExecOptions {
   roBind: string[];
   chdir?: string | undefined;
   bwrapArg: string[];
+  /** Descriptors passed to the program at their own numbers; every other one above 2 is closed. */
+  keepFd: number[];
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -45,6 +49,8 @@ export interface ExecOptions {
 
 export interface ExecPlan {
   argv: string[];
+  statusFd: number;
+  seccompFd: number;
   key: string;
   cacheDir: string;
   /** The opened cache (undefined for --dry-run, which writes nothing). */
@@ -54,9 +60,6 @@ export interface ExecPlan {
   maskDir: string;
   maskStatus: string;
 }
-
-const STATUS_FD = 3;
-const SECCOMP_FD = 4;
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
 export const resolveCommand = (command: string, storeDir: string, searchPath: string | undefined) => {
@@ -115,6 +118,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   assertStoreDir(storeDir);
   const binds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
   const setenv = options.setenv.map(parseSetenv);
+  assertKeepable(options.keepFd);
+  const {statusFd, seccompFd} = controlDescriptors(options.keepFd);
 
   const isRoot = process.getuid?.() === 0;
   const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
@@ -172,18 +177,19 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       chdir: options.chdir,
       home: options.env['HOME'],
       extra: options.bwrapArg,
-      statusFd: STATUS_FD,
-      seccompFd: SECCOMP_FD,
+      statusFd,
+      seccompFd,
+      terminal: controllingTerminal(),
     },
   });
-  return {argv, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
+  return {argv, statusFd, seccompFd, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
 const startFailure = (strategy: Strategy, exitCode: number): string => {
   if (strategy !== 'bwrap' && exitCode === MOUNT_FAILED) {
     return strategy === 'userns'
-      ? 'cannot mount the overlay in a user namespace (see above): this needs Linux 5.11 or later; run as root, or install bubblewrap 0.9 or later'
+      ? `cannot mount the overlay in a user namespace (see above): this needs Linux 5.11 or later; run as root, or install bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later`
       : 'cannot mount the overlay (see above): check that the kernel has overlayfs (modprobe overlay)';
   }
   return `the jail did not start (${strategy === 'bwrap' ? 'bwrap' : `${strategy} mount`}, exit ${exitCode}): see the message above`;
@@ -199,7 +205,8 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     if (registration === undefined) continue;
     try {
       const {runJail} = await import('../jail/run.js');
-      const outcome = await runJail(plan.argv, STATUS_FD, new Map([[SECCOMP_FD, ttyInjectionFilter()]]));
+      closeInheritedDescriptors(options.keepFd);
+      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: new Map([[plan.seccompFd, ttyInjectionFilter()]]), keep: options.keepFd});
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
       return outcome.exitCode;
     } finally {

@@ -39,6 +39,8 @@ export interface JailSpec {
   statusFd: number;
   /** File descriptor bubblewrap reads the seccomp filter from (see seccomp.ts). */
   seccompFd?: number | undefined;
+  /** The caller's terminal device, bound at the jail's /dev/tty (see run.ts). */
+  terminal?: string | undefined;
 }
 
 /** Parse `SRC[:DEST]`; DEST is the part after the last colon when it is absolute. */
@@ -100,6 +102,10 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
     '--unshare-cgroup-try',
     ...(spec.shareNet ? [] : ['--unshare-net']),
     '--die-with-parent',
+    // The sandbox leads a session of its own, away from bubblewrap's monitor: the terminal's
+    // signals are relayed to its process group (run.ts), and with no controlling terminal a
+    // program cannot push input into the caller's shell (TIOCSTI) even without seccomp.
+    '--new-session',
     // bubblewrap started by (namespace) root keeps every capability in the jail's user
     // namespace; without this a root caller's program could read an execute-only store.
     '--cap-drop', 'ALL',
@@ -114,6 +120,8 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
     args.push('--ro-overlay', JAIL_STORE, '--remount-ro', JAIL_STORE);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  // Without a controlling terminal /dev/tty would not open: make it the caller's terminal.
+  if (spec.terminal !== undefined) args.push('--dev-bind', spec.terminal, '/dev/tty');
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
   for (const bind of spec.binds) args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
   if (spec.chdir !== undefined) args.push('--chdir', spec.chdir);

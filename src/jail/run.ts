@@ -1,30 +1,28 @@
 /**
- * Running the jail: spawn the launch command with the terminal passed through, forward
- * signals to the jailed program, and turn the outcome into an exit status.
+ * Running the jail: spawn the launch command, relay signals to the jailed program, and turn
+ * the outcome into an exit status.
  *
- * bubblewrap does not forward signals: a SIGTERM to it kills it, and --die-with-parent then
- * SIGKILLs the program. So signals sent to this tool go straight to the program instead,
- * found as the child of the sandbox's init, whose pid bubblewrap reports on --json-status-fd.
+ * Signals and the terminal. bubblewrap does not forward signals, and its monitor process dies
+ * of SIGINT; with --die-with-parent the program is then SIGKILLed (bubblewrap issue 369). So
+ * no bubblewrap process may be in the terminal's foreground process group. The launch command
+ * starts in a session of its own (setsid: no controlling terminal), and bubblewrap puts the
+ * sandbox in a further session (--new-session), so the jail's processes form one process group
+ * without the monitor in it. The terminal's signals reach only this process, which relays each
+ * one to that group, the way a terminal would: Ctrl-C (SIGINT), Ctrl-\ (SIGQUIT), a hang-up,
+ * SIGTERM, SIGUSR1/2 and window size changes. Ctrl-Z stops the jail with SIGSTOP (its process
+ * group is orphaned, so the kernel would drop a SIGTSTP) and then this process, so the shell
+ * sees the job stop; `fg` continues this process, which continues the jail. The terminal stays
+ * usable through the inherited descriptors, and /dev/tty in the jail is the caller's terminal
+ * device (see args.ts), so programs that open it still can.
  *
  * node:child_process rather than execa here: importing execa costs ~100 ms, more than the
  * whole jail start-up this path is measured by.
  */
 import childProcess from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import {EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-
-/** Processes whose parent is `pid` (the program, and orphans the sandbox's init adopted). */
-const childrenOf = (pid: number): number[] => {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
-    return text.split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
+const RELAYED = ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
 
 export interface JailOutcome {
   exitCode: number;
@@ -32,23 +30,47 @@ export interface JailOutcome {
   started: boolean;
 }
 
-/**
- * @param statusFd where bubblewrap writes its JSON status
- * @param inputs data for bubblewrap to read on other descriptors (the seccomp filter)
- */
-export const runJail = (argv: readonly string[], statusFd: number, inputs: ReadonlyMap<number, Buffer> = new Map()): Promise<JailOutcome> =>
+export interface JailDescriptors {
+  /** Where bubblewrap writes its JSON status. */
+  statusFd: number;
+  /** Data for bubblewrap to read on other descriptors (the seccomp filter). */
+  inputs: ReadonlyMap<number, Buffer>;
+  /** Descriptors of this process passed to the program at the same number (--keep-fd). */
+  keep: readonly number[];
+}
+
+/** The spawn stdio table: 0–2 shared, then pipes, kept descriptors, and nothing in between. */
+export const stdioTable = ({statusFd, inputs, keep}: JailDescriptors): Array<'inherit' | 'pipe' | 'ignore' | number> => {
+  const stdio: Array<'inherit' | 'pipe' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
+  const highest = Math.max(statusFd, ...inputs.keys(), ...keep);
+  const kept = new Set(keep);
+  for (let fd = 3; fd <= highest; fd++) stdio.push(fd === statusFd || inputs.has(fd) ? 'pipe' : kept.has(fd) ? fd : 'ignore');
+  return stdio;
+};
+
+/** Signal a process group; false when there is no such group (gone, or not formed yet). */
+const signalGroup = (pgid: number, signal: NodeJS.Signals): boolean => {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const runJail = (argv: readonly string[], descriptors: JailDescriptors): Promise<JailOutcome> =>
   new Promise((resolve, reject) => {
-    const stdio: Array<'inherit' | 'pipe' | 'ignore'> = ['inherit', 'inherit', 'inherit'];
-    const highest = Math.max(statusFd, ...inputs.keys());
-    for (let fd = 3; fd <= highest; fd++) stdio.push(fd === statusFd || inputs.has(fd) ? 'pipe' : 'ignore');
-    const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio});
+    const {statusFd, inputs} = descriptors;
+    // detached: setsid() before exec, so no bubblewrap process receives the terminal's signals.
+    const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio: stdioTable(descriptors), detached: true});
     for (const [fd, data] of inputs) {
       const stream = child.stdio[fd] as NodeJS.WritableStream | null;
       // Ignore EPIPE: if the chain fails before bubblewrap reads, the failure is reported below.
       (stream as unknown as NodeJS.EventEmitter | null)?.on('error', () => undefined);
       stream?.end(data);
     }
-    let sandboxPid: number | undefined;
+    /** The sandbox's first process: it leads the jail's session and process group. */
+    let jailGroup: number | undefined;
     let bwrapExit: number | undefined;
     let status = '';
     const statusStream = child.stdio[statusFd] as NodeJS.ReadableStream | null;
@@ -56,24 +78,35 @@ export const runJail = (argv: readonly string[], statusFd: number, inputs: Reado
     statusStream?.on('data', (chunk: string) => {
       status += chunk;
       // bwrap writes one JSON document per line: {"child-pid": N, ...}, later {"exit-code": N}.
-      for (const match of status.matchAll(/"child-pid":\s*(\d+)/g)) sandboxPid = Number(match[1]);
+      for (const match of status.matchAll(/"child-pid":\s*(\d+)/g)) jailGroup ??= Number(match[1]);
       for (const match of status.matchAll(/"exit-code":\s*(\d+)/g)) bwrapExit = Number(match[1]);
     });
+    /** Relay only while the jail runs: once its exit is known, its ids may be reused. */
+    const running = (): number | undefined => (bwrapExit === undefined ? jailGroup : undefined);
 
-    const forward = (signal: NodeJS.Signals): void => {
-      const program = sandboxPid === undefined ? [] : childrenOf(sandboxPid);
-      const targets = program.length > 0 ? program : child.pid === undefined ? [] : [child.pid];
-      for (const pid of targets) {
-        try {
-          process.kill(pid, signal);
-        } catch {
-          // already gone
-        }
-      }
+    const relay = (signal: NodeJS.Signals): void => {
+      const group = running();
+      if (group !== undefined && signalGroup(group, signal)) return;
+      // The sandbox has not made its session yet: the program has not started, so a signal
+      // that ends it ends the launch command (and, through --die-with-parent, the sandbox).
+      if (bwrapExit === undefined && signal !== 'SIGWINCH' && signal !== 'SIGCONT' && child.pid !== undefined) signalGroup(child.pid, signal);
     };
-    for (const signal of FORWARDED) process.on(signal, forward);
+    const suspend = (): void => {
+      const group = running();
+      if (group !== undefined) signalGroup(group, 'SIGSTOP');
+      // Stop this process too, by the terminal's own signal, so the shell sees the job stop as
+      // usual; with no listener Node restores its default action, and kill() returns on SIGCONT.
+      process.off('SIGTSTP', suspend);
+      process.kill(process.pid, 'SIGTSTP');
+      process.on('SIGTSTP', suspend);
+      const resumed = running();
+      if (resumed !== undefined) signalGroup(resumed, 'SIGCONT');
+    };
+    for (const signal of RELAYED) process.on(signal, relay);
+    process.on('SIGTSTP', suspend);
     const cleanup = (): void => {
-      for (const signal of FORWARDED) process.off(signal, forward);
+      for (const signal of RELAYED) process.off(signal, relay);
+      process.off('SIGTSTP', suspend);
     };
 
     child.on('error', error => {
@@ -82,7 +115,7 @@ export const runJail = (argv: readonly string[], statusFd: number, inputs: Reado
     });
     child.on('close', (code, signal) => {
       cleanup();
-      const started = sandboxPid !== undefined;
+      const started = jailGroup !== undefined;
       if (signal !== null) {
         resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started});
         return;

@@ -16,7 +16,7 @@ const args = suite('bwrapArgs');
 
 args('should unshare every namespace and the network by default', () => {
   const argv = bwrapArgs(base);
-  for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--clearenv']) {
+  for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--new-session', '--clearenv']) {
     assert.ok(argv.includes(flag), flag);
   }
   assert.not.ok(bwrapArgs({...base, shareNet: true}).includes('--unshare-net'));
@@ -30,6 +30,14 @@ args('should pass the program and its arguments unchanged after --', () => {
 args('should give a fresh /proc, a minimal /dev and a tmpfs /tmp', () => {
   const argv = bwrapArgs(base).join(' ');
   assert.match(argv, '--proc /proc --dev /dev --tmpfs /tmp');
+});
+
+args('should make /dev/tty the caller\'s terminal only when there is one, after the minimal /dev', () => {
+  assert.not.ok(bwrapArgs(base).includes('/dev/tty'));
+  const argv = bwrapArgs({...base, terminal: '/dev/pts/7'});
+  const at = argv.indexOf('--dev-bind');
+  assert.equal(argv.slice(at, at + 3), ['--dev-bind', '/dev/pts/7', '/dev/tty']);
+  assert.ok(at > argv.indexOf('--dev'), 'after --dev /dev, which it would otherwise cover');
 });
 
 args('should set exactly the given environment after clearing it', () => {

@@ -1,0 +1,57 @@
+/**
+ * Who runs the tool and how it mounts, for tests that must hold for every combination: root
+ * (allowlist and whiteout masks), an ordinary user (user namespace), and bubblewrap 0.11+
+ * mounting the overlay itself, as root and as that user.
+ */
+import {CLI, tempDir, userCommand, userEnv, withOptions} from './cli.js';
+import {missing, TEST_USER, withNewBwrap} from './env.js';
+import {nixEnv} from './nix.js';
+
+export interface Caller {
+  name: string;
+  /** Why this caller cannot run here, or undefined. */
+  needs: string | undefined;
+  /** The command line that runs the tool with `args` (a subcommand first) as this caller. */
+  command: (args: readonly string[]) => [string, string[]];
+  env: () => NodeJS.ProcessEnv;
+  /** A fresh cache directory this caller owns. */
+  cache: () => string;
+  /** Whether the caller is the unprivileged test user. */
+  user: boolean;
+  /** The mounting way, as --mount-with would name it. */
+  mountWith: 'root' | 'userns' | 'bwrap';
+}
+
+const asRoot = (args: readonly string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
+
+/** The same caller with extra options after the subcommand. */
+const withArgs = (caller: Caller, name: string, options: string[], extra: Partial<Caller> = {}): Caller => ({
+  ...caller,
+  name,
+  command: args => caller.command(withOptions(args, ...options)),
+  ...extra,
+});
+
+const root: Caller = {name: 'root', needs: missing('root', 'nix', 'bwrap'), command: asRoot, env: nixEnv, cache: () => tempDir('cache'), user: false, mountWith: 'root'};
+const user: Caller = {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), command: userCommand, env: userEnv, cache: () => tempDir('cache', TEST_USER), user: true, mountWith: 'userns'};
+
+const bwrapMounting = (caller: Caller): Caller => withArgs(caller, `${caller.name}, with bubblewrap mounting the overlay itself`, ['--mount-with', 'bwrap'], {
+  needs: caller.needs ?? missing('bwrap-0.11'),
+  env: () => withNewBwrap(caller.env()),
+  mountWith: 'bwrap',
+});
+
+/** One caller for each mounting way: root, the user namespace, bubblewrap as root and as a user. */
+export const mountingWays: Caller[] = [root, user, bwrapMounting(root), bwrapMounting(user)];
+
+/** Every mounting way and, as root, each mask kind and the execute-only store. */
+export const everyJailKind: Caller[] = [
+  root,
+  withArgs(root, 'root with a whiteout mask', ['--mode', 'whiteout']),
+  withArgs(root, 'root with a whiteout mask and --exec-only', ['--mode', 'whiteout', '--exec-only']),
+  withArgs(root, 'root with an allowlist mask and --exec-only', ['--exec-only']),
+  user,
+  withArgs(user, 'an ordinary user with --exec-only', ['--exec-only']),
+  bwrapMounting(root),
+  bwrapMounting(user),
+];
