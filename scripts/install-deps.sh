@@ -10,6 +10,7 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
 command -v setfattr >/dev/null || missing+=(attr)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)  # the TIOCSTI test builds a static C program
+command -v tmux >/dev/null || missing+=(tmux)         # the terminal tests type Ctrl-C, Ctrl-Z, ...
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2

@@ -21,6 +21,7 @@
 import childProcess from 'node:child_process';
 import os from 'node:os';
 import {EXIT_TOOL_FAILURE, JailError} from '../errors.js';
+import {releaseHungUpTerminal} from './terminal.js';
 
 const RELAYED = ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
 
@@ -115,6 +116,7 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors): 
     });
     child.on('close', (code, signal) => {
       cleanup();
+      releaseHungUpTerminal();
       const started = jailGroup !== undefined;
       if (signal !== null) {
         resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started});

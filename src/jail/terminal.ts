@@ -3,6 +3,7 @@
  * (run.ts), so the jail's /dev/tty is this device, bound in (args.ts).
  */
 import fs from 'node:fs';
+import tty from 'node:tty';
 
 /** The caller's controlling terminal as a device path, for the jail's /dev/tty; undefined without one. */
 export const controllingTerminal = (): string | undefined => {
@@ -36,4 +37,34 @@ export const controllingTerminal = (): string | undefined => {
     }
   }
   return undefined;
+};
+
+/**
+ * After a hang-up the terminal answers every request with EIO, and Node 20 aborts on exit
+ * restoring the settings it saved for a terminal on 0–2 (ResetStdio asserts that tcsetattr
+ * succeeds or fails with EPERM): the program's exit status would be lost to a SIGABRT. Node
+ * skips a descriptor that no longer refers to the file it saved, so each of 0–2 that was a
+ * terminal and is now hung up is pointed at /dev/null (closing it and opening /dev/null takes
+ * the lowest free number, which is that one).
+ */
+export const releaseHungUpTerminal = (): void => {
+  for (const fd of [0, 1, 2]) {
+    try {
+      if (!fs.fstatSync(fd).isCharacterDevice() || tty.isatty(fd)) continue;
+      if (!readlink(fd).startsWith('/dev/pts/') && !/^\/dev\/tty/.test(readlink(fd))) continue;
+      fs.closeSync(fd);
+      const reopened = fs.openSync('/dev/null', fd === 0 ? 'r' : 'w');
+      if (reopened !== fd) fs.closeSync(reopened);
+    } catch {
+      // leave it
+    }
+  }
+};
+
+const readlink = (fd: number): string => {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return '';
+  }
 };

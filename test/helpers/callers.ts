@@ -3,7 +3,7 @@
  * (allowlist and whiteout masks), an ordinary user (user namespace), and bubblewrap 0.11+
  * mounting the overlay itself, as root and as that user.
  */
-import {CLI, tempDir, userCommand, userEnv, withOptions} from './cli.js';
+import {CLI, tempDir, userCli, userCommand, userEnv, withOptions} from './cli.js';
 import {missing, TEST_USER, withNewBwrap} from './env.js';
 import {nixEnv} from './nix.js';
 
@@ -13,6 +13,8 @@ export interface Caller {
   needs: string | undefined;
   /** The command line that runs the tool with `args` (a subcommand first) as this caller. */
   command: (args: readonly string[]) => [string, string[]];
+  /** The same, as typed in a shell that already runs as this caller. */
+  inShell: (args: readonly string[]) => string[];
   env: () => NodeJS.ProcessEnv;
   /** A fresh cache directory this caller owns. */
   cache: () => string;
@@ -29,11 +31,12 @@ const withArgs = (caller: Caller, name: string, options: string[], extra: Partia
   ...caller,
   name,
   command: args => caller.command(withOptions(args, ...options)),
+  inShell: args => caller.inShell(withOptions(args, ...options)),
   ...extra,
 });
 
-const root: Caller = {name: 'root', needs: missing('root', 'nix', 'bwrap'), command: asRoot, env: nixEnv, cache: () => tempDir('cache'), user: false, mountWith: 'root'};
-const user: Caller = {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), command: userCommand, env: userEnv, cache: () => tempDir('cache', TEST_USER), user: true, mountWith: 'userns'};
+const root: Caller = {name: 'root', needs: missing('root', 'nix', 'bwrap'), command: asRoot, inShell: args => [process.execPath, CLI, ...args], env: nixEnv, cache: () => tempDir('cache'), user: false, mountWith: 'root'};
+const user: Caller = {name: 'an ordinary user', needs: missing('test-user', 'nix', 'bwrap'), command: userCommand, inShell: args => [process.execPath, userCli(), ...args], env: userEnv, cache: () => tempDir('cache', TEST_USER), user: true, mountWith: 'userns'};
 
 const bwrapMounting = (caller: Caller): Caller => withArgs(caller, `${caller.name}, with bubblewrap mounting the overlay itself`, ['--mount-with', 'bwrap'], {
   needs: caller.needs ?? missing('bwrap-0.11'),

@@ -65,7 +65,7 @@ export const runAsync = (args: readonly string[], env: NodeJS.ProcessEnv = nixEn
  * others, else a copy of dist/ and node_modules/ in a world-readable temporary directory.
  */
 let userPackage: string | undefined;
-const userCli = (): string => {
+export const userCli = (): string => {
   if (userPackage === undefined) {
     const readable = spawnSync(SETPRIV, [...asUser(), 'test', '-r', CLI], {stdio: 'ignore'}).status === 0;
     if (readable) {
