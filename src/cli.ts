@@ -8,7 +8,7 @@ import path from 'node:path';
 import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type FlagSpec, type OptionSpec} from './argv.js';
-import {EXIT_TOOL_FAILURE, JailError} from './errors.js';
+import {EXIT_TOOL_FAILURE, isErrno, JailError, reason} from './errors.js';
 import {parseKeepFd} from './jail/descriptors.js';
 import {importPackage} from './launcher-globals.js';
 
@@ -277,7 +277,8 @@ ${MASK_HELP}
   runtime. The mask stays in use (gc keeps it) until --umount.
 ${CLOSURE_HELP}
 ${MASK_HELP}
-    --umount                 unmount TARGET (only a mount made by this command)`,
+    --umount                 unmount TARGET (only a mount made by this command; its cache
+                             is found from the mount, so --cache-dir is not needed)`,
     flags: {...closureFlags, ...maskFlags, umount: {type: 'boolean', default: false}},
     run: async (flags, operands) => {
       const {mountCommand, umountCommand} = await import('./commands/mount.js');
@@ -288,14 +289,14 @@ ${MASK_HELP}
         process.stdout.write(`unmounted ${await umountCommand({target, cacheDir: flags['cacheDir'] as string | undefined})}\n`);
         return 0;
       }
-      const {mask} = await mountCommand({
+      const {target: mounted, mask} = await mountCommand({
         ...closureRequest(flags, paths),
         target,
         cacheDir: flags['cacheDir'] as string | undefined,
         execOnly: Boolean(flags['execOnly']),
         mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
       });
-      process.stdout.write(`mounted the ${mask.view.mode} view of ${mask.state.closureSize} store paths on ${path.resolve(target)}\n`);
+      process.stdout.write(`mounted the ${mask.view.mode} view of ${mask.state.closureSize} store paths on ${mounted}\n`);
       return 0;
     },
   },
@@ -463,6 +464,11 @@ main(process.argv.slice(2)).then(
     if (error instanceof JailError) {
       process.stderr.write(`nix-overlay-jail: ${error.message}\n`);
       process.exitCode = error.exitCode;
+    } else if (isErrno(error) && error.syscall !== undefined) {
+      // A system call that failed where no step expected it (a full disk, a directory removed
+      // underneath): the operation and the path, in one line, like every other failure.
+      process.stderr.write(`nix-overlay-jail: cannot ${error.syscall}${error.path === undefined ? '' : ` ${error.path}`}: ${reason(error)}\n`);
+      process.exitCode = EXIT_TOOL_FAILURE;
     } else {
       process.stderr.write(`nix-overlay-jail: internal error: ${error instanceof Error ? error.stack : String(error)}\n`);
       process.exitCode = EXIT_TOOL_FAILURE;

@@ -4,12 +4,14 @@
  *
  *   masks/KEY/used           its mtime is the last use
  *   masks/KEY/jails/PID      one per running jail, holding `pid starttime`
- *   masks/KEY/jails/mount-H  one per host mount (`mount TARGET`), in use while TARGET is mounted
+ *   masks/KEY/jails/mount-H  one per host mount (`mount TARGET`), in use while TARGET is mounted:
+ *                            `{"mount": TARGET}`, TARGET the real path (as mountinfo shows it)
  *
  * Registration happens under the mask's lock, and gc checks and removes under the same lock,
  * so a mask is either registered before gc looks or gone before the jail registers (and then
  * built again).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {isErrno} from '../errors.js';
@@ -44,31 +46,62 @@ export interface JailRegistration {
 }
 
 /**
- * Register a running jail on a mask. Returns undefined when the mask is gone (gc removed it
- * after it was looked up): the caller gets the mask again.
+ * Register a user of a mask under its lock. Returns undefined when the mask is gone (gc
+ * removed it after it was looked up): the caller gets the mask again. `whileLocked` runs
+ * after the record is written and before the lock is released; if it fails, the record goes.
  */
-export const registerJail = async (cache: MaskCache, key: string): Promise<JailRegistration | undefined> => {
+const register = async (cache: MaskCache, key: string, name: string, record: string, whileLocked?: () => Promise<void>): Promise<JailRegistration | undefined> => {
   const maskDir = cache.maskDir(key);
   const lock = await acquireLock(cache.lockFile(key));
   try {
     if (!fs.existsSync(path.join(maskDir, 'state.json'))) return undefined;
     const jails = path.join(maskDir, 'jails');
     fs.mkdirSync(jails, {recursive: true, mode: 0o700});
-    const file = path.join(jails, String(process.pid));
-    fs.writeFileSync(file, `${processIdentity()}\n`, {mode: 0o600});
-    recordUse(maskDir);
-    return {
-      release: () => {
-        try {
-          fs.unlinkSync(file);
-        } catch {
-          // already gone
-        }
-      },
+    const file = path.join(jails, name);
+    const release = (): void => {
+      try {
+        fs.unlinkSync(file);
+      } catch {
+        // already gone
+      }
     };
+    try {
+      fs.writeFileSync(file, record, {mode: 0o600});
+      recordUse(maskDir);
+      await whileLocked?.();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return {release};
   } finally {
     lock.release();
   }
+};
+
+/** Register a running jail (this process) on a mask; see register. */
+export const registerJail = (cache: MaskCache, key: string): Promise<JailRegistration | undefined> =>
+  register(cache, key, String(process.pid), `${processIdentity()}\n`);
+
+/** The record's name for a host mount on TARGET (a real path). */
+export const mountRecordName = (target: string): string => `mount-${crypto.createHash('sha256').update(target).digest('hex').slice(0, 16)}`;
+
+/**
+ * Register a host mount on TARGET (its real path) on a mask and make it with `mount`, both
+ * under the mask's lock: gc, which judges a mount record by whether TARGET is mounted, never
+ * looks between the two. If mounting fails, the record goes; see register.
+ */
+export const registerMount = (cache: MaskCache, key: string, target: string, mount: () => Promise<void>): Promise<JailRegistration | undefined> =>
+  register(cache, key, mountRecordName(target), `${JSON.stringify({mount: target})}\n`, mount);
+
+/** The target of a host mount record, or undefined for a jail's. */
+const mountTarget = (record: string): string | undefined => {
+  if (record.startsWith('{')) {
+    const target = (JSON.parse(record) as {mount?: unknown}).mount;
+    return typeof target === 'string' ? target : '';
+  }
+  // Records of earlier versions: `mount TARGET` on one line.
+  return record.startsWith('mount ') ? record.slice('mount '.length).trimEnd() : undefined;
 };
 
 /** The running jails on a mask (registrations of processes that are gone do not count). */
@@ -83,10 +116,11 @@ export const liveJails = (maskDir: string): number => {
   return names.filter(name => {
     try {
       const record = fs.readFileSync(path.join(maskDir, 'jails', name), 'utf8');
-      if (!record.startsWith('mount ')) return holderIsAlive(record);
+      const target = mountTarget(record);
+      if (target === undefined) return holderIsAlive(record);
       // A host mount (nix-overlay-jail mount) is in use while its target is mounted.
       mountPoints ??= new Set(parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).map(entry => entry.mountPoint));
-      return mountPoints.has(record.slice('mount '.length).trimEnd());
+      return mountPoints.has(target);
     } catch {
       return false;
     }

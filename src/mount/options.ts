@@ -24,6 +24,37 @@ export const overlayOptions = (layersTopFirst: readonly string[], extra: readonl
   return ['ro', `lowerdir=${layersTopFirst.map(escapeLayer).join(':')}`, ...extra].join(',');
 };
 
+const splitUnescaped = (text: string, separator: string): string[] => {
+  const parts: string[] = [];
+  let current = '';
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
+    if (char === '\\' && index + 1 < text.length) {
+      current += char + text[index + 1]!;
+      index++;
+    } else if (char === separator) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts;
+};
+
+/**
+ * The lower layers (top first) of an overlay, from its super options as /proc/self/mountinfo
+ * shows them: octal escapes of the mount table first, then the option syntax's backslashes.
+ * The inverse of overlayOptions; undefined when there is no lowerdir.
+ */
+export const overlayLowerLayers = (superOptions: string): string[] | undefined => {
+  const text = superOptions.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+  const lowerdir = splitUnescaped(text, ',').find(option => option.startsWith('lowerdir='));
+  if (lowerdir === undefined) return undefined;
+  return splitUnescaped(lowerdir.slice('lowerdir='.length), ':').map(layer => layer.replace(/\\(.)/g, '$1'));
+};
+
 /**
  * bubblewrap ≥ 0.11 builds the option string itself from `--overlay-src` paths; rather than
  * rely on its escaping, refuse the characters the syntax gives meaning to.

@@ -1,12 +1,12 @@
 /**
  * Allowlist masks, verify and mount, as root on the real Nix store.
  */
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, mountTable, run, runAsUser, tempDir} from '../helpers/cli.js';
+import {baseNames, CLI, mountTable, run, runAsUser, runAsync, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
 import {addStorePath, buildFixture, nixEnv} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -207,6 +207,103 @@ mountTest('should refuse a target that is not an empty directory, and to unmount
   const foreign = run(['mount', '--umount', '--cache-dir', cache, '/proc']);
   assert.is(foreign.status, 125);
   assert.match(foreign.stderr, /refusing to unmount \/proc: it is not a store mounted by nix-overlay-jail/);
+});
+
+mountTest('should mount through a symlinked parent, keep the mask from gc, and unmount by either spelling without --cache-dir', () => {
+  const fixture = buildFixture();
+  const real = tempDir('real-parent');
+  const link = path.join(tempDir('link-parent'), 'via-link');
+  fs.symlinkSync(real, link);
+  for (const mode of ['whiteout', 'allowlist']) {
+    // One cache per mode, so that gc has only the mounted mask to consider.
+    const cache = tempDir('cache');
+    for (const spelling of ['link', 'real']) {
+      fs.mkdirSync(path.join(real, 'store'));
+      const before = mountTable();
+      const mounted = run(['mount', '--mode', mode, '--cache-dir', cache, path.join(link, 'store'), fixture.app]);
+      assert.is(mounted.status, 0, mounted.stderr);
+      assert.match(mounted.stdout, `on ${path.join(real, 'store')}\n`);
+      try {
+        const gc = run(['gc', '--json', '--max-age', '0', '--cache-dir', cache]);
+        assert.is(gc.status, 0, gc.stderr);
+        assert.equal(JSON.parse(gc.stdout).removed, [], 'a mask mounted through a symlink is in use');
+        assert.equal(fs.readdirSync(path.join(real, 'store')).sort(), baseNames(fixture.closure), 'the mount still shows the closure');
+      } finally {
+        const unmounted = run(['mount', '--umount', path.join(spelling === 'link' ? link : real, 'store')]);
+        assert.is(unmounted.status, 0, unmounted.stderr);
+      }
+      assert.is(mountTable(), before, `${mode}, unmounted through the ${spelling} path`);
+      fs.rmdirSync(path.join(real, 'store'));
+    }
+    // The record is gone with the mount: gc now takes the mask.
+    assert.is(JSON.parse(run(['gc', '--json', '--max-age', '0', '--cache-dir', cache]).stdout).removed.length, 1);
+  }
+});
+
+mountTest('should refuse to unmount a mount it did not make, even of one of its masks', () => {
+  const fixture = buildFixture();
+  const cache = tempDir('cache');
+  const layer = run(['build', '--mode', 'whiteout', '--cache-dir', cache, fixture.app]).stdout.trim();
+  const target = tempDir('by-hand');
+  // A mount of the tool's own mask, made by hand: no record, so not the tool's to remove.
+  const byHand = spawnSync('mount', ['-t', 'overlay', '-o', `ro,lowerdir=${layer}:/nix/store`, 'overlay', target], {encoding: 'utf8'});
+  assert.is(byHand.status, 0, byHand.stderr);
+  try {
+    const refused = run(['mount', '--umount', target]);
+    assert.is(refused.status, 125);
+    assert.match(refused.stderr, new RegExp(`^nix-overlay-jail: refusing to unmount ${target}: ${cache}\\S* holds no record of mounting it\n$`));
+    const elsewhere = run(['mount', '--umount', '--cache-dir', tempDir('other-cache'), target]);
+    assert.match(elsewhere.stderr, /it was mounted from the cache .*, not /);
+  } finally {
+    spawnSync('umount', [target]);
+  }
+  assert.match(run(['mount', '--umount', target]).stderr, /refusing to unmount .*: nothing is mounted there/);
+  tally('input', 3);
+});
+
+mountTest('should leave no mount and no record when a step after the mount fails', () => {
+  const fixture = buildFixture();
+  const cache = tempDir('cache');
+  const target = path.join(tempDir('target'), 'store');
+  fs.mkdirSync(target);
+  // mount(8) that fails when asked to make the bound store read-only: the allowlist's last step.
+  const shim = tempDir('failing-remount');
+  fs.writeFileSync(path.join(shim, 'mount'), `#!/bin/sh\ncase "$*" in *remount*) echo "mount: remount refused by the test" >&2; exit 32;; esac\nexec ${spawnSync('sh', ['-c', 'command -v mount'], {encoding: 'utf8'}).stdout.trim()} "$@"\n`, {mode: 0o755});
+  const before = mountTable();
+  const failed = run(['mount', '--mode', 'allowlist', '--cache-dir', cache, target, fixture.app], {env: {...nixEnv(), PATH: `${shim}:${process.env['PATH']}`}});
+  assert.is(failed.status, 125);
+  assert.is(failed.stderr, `nix-overlay-jail: cannot make ${target} read-only: mount: remount refused by the test\n`);
+  assert.is(mountTable(), before);
+  const masks = fs.readdirSync(path.join(cache, 'masks'));
+  for (const key of masks) assert.equal(fs.readdirSync(path.join(cache, 'masks', key, 'jails')), [], 'no record left');
+  assert.equal(fs.readdirSync(path.join(cache, 'tmp')).filter(name => name.startsWith('mount-')), [], 'no scratch directory left');
+  tally('fault', 1);
+});
+
+mountTest('should keep every mounted mask while gc runs in a loop beside repeated mounts', async () => {
+  const fixture = buildFixture();
+  const cache = tempDir('cache');
+  run(['build', '--cache-dir', cache, fixture.app]);
+  const stop = path.join(tempDir('gc-loop'), 'stop');
+  const loop = spawn('sh', ['-c', `while [ ! -e "$1" ]; do "$2" "$3" gc --max-age 0 --cache-dir "$4" >/dev/null 2>&1; done`, 'sh', stop, process.execPath, CLI, cache], {stdio: 'ignore'});
+  const closed = new Promise(resolve => loop.on('close', resolve));
+  try {
+    for (let round = 0; round < 10; round++) {
+      const target = path.join(tempDir('target'), 'store');
+      fs.mkdirSync(target);
+      const mode = round % 2 === 0 ? 'allowlist' : 'whiteout';
+      const mounted = await runAsync(['mount', '--mode', mode, '--cache-dir', cache, target, fixture.app]);
+      assert.is(mounted.code, 0, mounted.stderr);
+      await new Promise(resolve => setTimeout(resolve, 50));
+      assert.equal(fs.readdirSync(target).sort(), baseNames(fixture.closure), `round ${round}: the mount lost its mask`);
+      const unmounted = await runAsync(['mount', '--umount', target]);
+      assert.is(unmounted.code, 0, unmounted.stderr);
+    }
+  } finally {
+    fs.writeFileSync(stop, '');
+    await closed;
+  }
+  tally('concurrent', 10);
 });
 
 mount.run();

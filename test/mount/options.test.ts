@@ -1,6 +1,6 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {assertPlainLayerPath, escapeLayer, overlayOptions} from '../../src/mount/options.js';
+import {assertPlainLayerPath, escapeLayer, overlayLowerLayers, overlayOptions} from '../../src/mount/options.js';
 
 const options = suite('overlay options');
 
@@ -24,3 +24,23 @@ options('should refuse special characters for bwrap --overlay-src', () => {
 });
 
 options.run();
+
+// ---
+
+const lower = suite('overlayLowerLayers');
+
+lower('should read back the layers of the options it wrote, as the kernel shows them', () => {
+  // What Linux 6.18 printed in mountinfo for a layer '/tmp/odd dir, a:b\c/low'.
+  assert.equal(overlayLowerLayers('ro,lowerdir=/tmp/odd\\040dir\\134\\054\\040a\\134:b\\134\\134c/low:/nix/store,redirect_dir=on'), ['/tmp/odd dir, a:b\\c/low', '/nix/store']);
+  assert.equal(overlayLowerLayers('rw,lowerdir=/m/layer:/nix'), ['/m/layer', '/nix']);
+  assert.is(overlayLowerLayers('rw,errors=remount-ro'), undefined);
+});
+
+lower('should invert overlayOptions for any layer the syntax can carry', () => {
+  for (const layer of ['/a', '/with space', '/c,o:m\\ma', '/trailing\\', '/x=y']) {
+    const mountinfo = overlayOptions([layer, '/nix/store']).replace(/[ \t\n\\]/g, char => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`);
+    assert.equal(overlayLowerLayers(mountinfo), [layer, '/nix/store'], layer);
+  }
+});
+
+lower.run();
