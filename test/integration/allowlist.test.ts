@@ -209,6 +209,28 @@ mountTest('should refuse a target that is not an empty directory, and to unmount
   assert.match(foreign.stderr, /refusing to unmount \/proc: it is not a store mounted by nix-overlay-jail/);
 });
 
+mountTest('should say how to mount what build made: the --json options show exactly the closure, for both mask kinds', () => {
+  const fixture = buildFixture();
+  for (const mode of ['whiteout', 'allowlist']) {
+    const cache = tempDir('cache');
+    const built = run(['build', '--json', '--mode', mode, '--cache-dir', cache, fixture.app]);
+    assert.is(built.status, 0, built.stderr);
+    const report = JSON.parse(built.stdout) as {mountOptions: string; storeSubdir: string; mask: string};
+    assert.is(report.storeSubdir, mode === 'whiteout' ? '' : 'store');
+    // Mounted exactly as the report says, in a private mount namespace.
+    const target = tempDir('target');
+    const listing = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c',
+      'mount -t overlay overlay -o "$1" "$2" && ls -a -1 "$2/$3"', 'sh', report.mountOptions, target, report.storeSubdir], {encoding: 'utf8'});
+    assert.is(listing.status, 0, listing.stderr);
+    assert.equal(listing.stdout.trim().split('\n').filter(name => name !== '.' && name !== '..').sort(), baseNames(fixture.closure), mode);
+    // On a terminal, build prints that command.
+    const quoted = [process.execPath, CLI, 'build', '--mode', mode, '--cache-dir', cache, fixture.app].map(word => `'${word}'`).join(' ');
+    const atTerminal = spawnSync('script', ['-qec', quoted, '/dev/null'], {encoding: 'utf8', env: nixEnv()});
+    assert.ok(atTerminal.stdout.includes(report.mask), atTerminal.stdout);
+    assert.match(atTerminal.stdout.replace(/\r/g, ''), `mount it with: mount -t overlay overlay -o '${report.mountOptions}' TARGET${mode === 'whiteout' ? '\n' : '   (the store is then TARGET/store)'}`);
+  }
+});
+
 mountTest('should mount through a symlinked parent, keep the mask from gc, and unmount by either spelling without --cache-dir', () => {
   const fixture = buildFixture();
   const real = tempDir('real-parent');
