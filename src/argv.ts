@@ -47,8 +47,10 @@ export const splitArgv = (
     }
     const long = arg.startsWith('--');
     const [flag, inline] = long ? splitOnce(arg.slice(2)) : [arg.slice(1), undefined];
-    const spec = long ? byLong.get(flag.startsWith('no-') && !byLong.has(flag) ? flag.slice(3) : flag) : byShort.get(flag);
-    if (spec === undefined) throw new JailError('usage', `unknown option ${arg} (see --help)`);
+    const negated = long && flag.startsWith('no-') && !byLong.has(flag);
+    const spec = long ? byLong.get(negated ? flag.slice(3) : flag) : byShort.get(flag);
+    // Only a switch can be negated: --no-setenv FOO=bar must not mean --setenv FOO=bar.
+    if (spec === undefined || (negated && spec.takesValue)) throw new JailError('usage', `unknown option ${arg} (see --help)`);
     if (!spec.takesValue) {
       if (inline !== undefined) throw new JailError('usage', `option --${spec.name} takes no value`);
       options.push(arg);

@@ -24,6 +24,13 @@ split('should collect operands anywhere when not running a command', () => {
   assert.equal(splitArgv(['a', '--json', 'b'], specs, false), {options: ['--json'], operands: ['a', 'b']});
 });
 
+split('should take --no- only before a switch, never before an option with a value', () => {
+  assert.equal(splitArgv(['--no-json', '--no-exec-only'], specs, false).options, ['--no-json', '--no-exec-only']);
+  for (const argv of [['--no-cache-dir', '/c'], ['--no-also=/x'], ['--no-bwrap-arg', '--foo']]) {
+    assert.throws(() => splitArgv(argv, specs, false), new RegExp(`^unknown option ${argv[0]} \\(see --help\\)$`), argv.join(' '));
+  }
+});
+
 split('should normalise values given apart or with =', () => {
   assert.equal(splitArgv(['--cache-dir', '/c', '--also=/x'], specs, false).options, ['--cache-dir=/c', '--also=/x']);
 });

@@ -82,6 +82,9 @@ bad('should refuse unknown options, missing values and values that look like opt
   expectFailure(['build', '--cache-dir'], /option --cache-dir needs a value/);
   expectFailure(['build', '--cache-dir', '--json', '/nix/store/x'], /needs a value, got "--json"/);
   expectFailure(['nonsense'], /unknown command "nonsense"/);
+  // --no- negates a switch only: before an option with a value it is no option at all.
+  expectFailure(['exec', '--no-setenv', 'FOO=bar', '--', '/nix/store/x'], /^nix-overlay-jail: unknown option --no-setenv \(see --help\)$/);
+  expectFailure(['closure', '--no-store', '/tmp', '/nix/store/x'], /^nix-overlay-jail: unknown option --no-store \(see --help\)$/);
 });
 
 bad.run();
