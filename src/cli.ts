@@ -396,7 +396,7 @@ ${MASK_HELP}
     stopAtFirstOperand: true,
     passThrough: ['bwrap-arg'],
     run: async (flags, operands, options) => {
-      const {wrapCommand} = await import('./commands/wrap.js');
+      const {absoluteOptions, wrapCommand} = await import('./commands/wrap.js');
       const {resolveCommand} = await import('./commands/exec.js');
       if (flags['out'] === undefined) throw new JailError('usage', 'wrap needs --out FILE');
       const [command, ...args] = operands;
@@ -405,7 +405,7 @@ ${MASK_HELP}
       const out = wrapCommand({
         out: String(flags['out']),
         force: Boolean(flags['force']),
-        execOptions: options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)),
+        execOptions: absoluteOptions(options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)), process.cwd()),
         command: [jailPath, ...args],
         node: process.execPath,
         cli: binaryPath(),

@@ -1,7 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {parseGcLimits} from '../src/commands/gc.js';
-import {launcherScript, shellQuote} from '../src/commands/wrap.js';
+import {absoluteOptions, launcherScript, shellQuote} from '../src/commands/wrap.js';
 
 const wrap = suite('launcher script');
 
@@ -15,6 +15,18 @@ wrap('should quote every word so sh passes it through unchanged', () => {
 
 wrap('should refuse a NUL byte', () => {
   assert.throws(() => launcherScript('/n', '/c', [], ['a\0b']), /NUL/);
+});
+
+wrap('should make every host path in the options absolute, and refuse standard input', () => {
+  assert.equal(absoluteOptions([
+    '--cache-dir=cache', '--store=../store', '--closure-file=c.txt', '--graph=/abs/g.json', '--also=./x',
+    '--bind=data:/data', '--ro-bind=ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only',
+  ], '/home/u/work'), [
+    '--cache-dir=/home/u/work/cache', '--store=/home/u/store', '--closure-file=/home/u/work/c.txt', '--graph=/abs/g.json', '--also=/home/u/work/x',
+    '--bind=/home/u/work/data:/data', '--ro-bind=/home/u/work/ro:/ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only',
+  ]);
+  assert.throws(() => absoluteOptions(['--closure-file=-'], '/'), /--closure-file - reads standard input/);
+  assert.throws(() => absoluteOptions(['--graph=-'], '/'), /--graph - reads standard input/);
 });
 
 wrap.run();

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError, reason} from '../errors.js';
+import {parseBind, splitBind} from '../jail/args.js';
 
 /** Quote one word for sh: single quotes, with each ' written as '\''. */
 export const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
@@ -21,6 +22,32 @@ export const launcherScript = (node: string, cli: string, execOptions: readonly 
   const words = [node, cli, 'exec', ...execOptions, '--', ...command].map(shellQuote).join(' \\\n  ');
   return `#!/bin/sh\n# Written by nix-overlay-jail wrap: runs the command below in a jail whose /nix/store\n# holds only its closure.\nexec ${words} \\\n  "$@"\n`;
 };
+
+/** Options whose values are host paths (a bind's source, for the binds). */
+const PATH_OPTIONS = new Set(['cache-dir', 'store', 'closure-file', 'graph', 'also']);
+const BIND_OPTIONS = new Set(['bind', 'ro-bind']);
+
+/**
+ * The launcher's options with every host path made absolute against `cwd`, as a pure
+ * function: a launcher runs from anywhere, and a relative path would be taken from wherever
+ * that is (`--bind data:/data` would bind another directory's data, writable). A closure
+ * file read from standard input would read the program's input instead: refused.
+ */
+export const absoluteOptions = (options: readonly string[], cwd: string): string[] =>
+  options.map(option => {
+    const match = /^--([a-z-]+)=([\s\S]*)$/.exec(option);
+    if (match === null) return option;
+    const [, name, value] = match as unknown as [string, string, string];
+    if ((name === 'closure-file' || name === 'graph') && value === '-') {
+      throw new JailError('usage', `--${name} - reads standard input, which a launcher's program uses: give a file`);
+    }
+    if (PATH_OPTIONS.has(name)) return `--${name}=${path.resolve(cwd, value)}`;
+    if (BIND_OPTIONS.has(name)) {
+      const {dest} = parseBind(value, name === 'ro-bind');
+      return `--${name}=${path.resolve(cwd, splitBind(value)[0])}:${dest}`;
+    }
+    return option;
+  });
 
 export interface WrapOptions {
   out: string;

@@ -43,10 +43,15 @@ export interface JailSpec {
   terminal?: string | undefined;
 }
 
-/** Parse `SRC[:DEST]`; DEST is the part after the last colon when it is absolute. */
-export const parseBind = (value: string, readOnly: boolean): Bind => {
+/** Split `SRC[:DEST]` as typed; DEST is the part after the last colon when it is absolute. */
+export const splitBind = (value: string): [source: string, dest: string] => {
   const at = value.lastIndexOf(':');
-  const [source, dest] = at > 0 && value[at + 1] === '/' ? [value.slice(0, at), value.slice(at + 1)] : [value, value];
+  return at > 0 && value[at + 1] === '/' ? [value.slice(0, at), value.slice(at + 1)] : [value, value];
+};
+
+/** Parse `SRC[:DEST]` (see splitBind); a relative SRC is taken from the working directory. */
+export const parseBind = (value: string, readOnly: boolean): Bind => {
+  const [source, dest] = splitBind(value);
   if (source === '' || !path.isAbsolute(path.resolve(source))) throw new JailError('usage', `bad bind ${JSON.stringify(value)}`);
   const absoluteDest = path.resolve('/', dest);
   if (absoluteDest === JAIL_STORE || absoluteDest.startsWith(`${JAIL_STORE}/`) || JAIL_STORE.startsWith(`${absoluteDest}/`) || absoluteDest === '/') {

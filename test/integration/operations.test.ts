@@ -10,6 +10,7 @@ import {CLI, run, runAsUser, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
 import {buildFixture, nixEnv} from '../helpers/nix.js';
 import {closureFile, makeStore} from '../helpers/store.js';
+import {tally} from '../helpers/tally.js';
 
 interface DoctorReport {
   checks: Array<{name: string; status: string; detail: string}>;
@@ -176,9 +177,32 @@ wrapTest('should write a launcher that runs the program jailed, passing argument
   assert.is(run(['wrap', '--force', '--out', launcher, profileLink]).status, 0);
 });
 
+wrapTest('should bind what was named relative to where the launcher was written, wherever it runs', () => {
+  const fixture = buildFixture();
+  const made = tempDir('wrap-here');
+  const elsewhere = tempDir('wrap-elsewhere');
+  for (const [dir, text] of [[made, 'the data it was written with'], [elsewhere, 'another directory\'s data']] as const) {
+    fs.mkdirSync(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'data', 'file'), `${text}\n`);
+  }
+  const launcher = path.join(made, 'jailed');
+  const written = run(['wrap', '--out', 'jailed', '--cache-dir', 'cache', '--bind', 'data:/data', `${fixture.app}/bin/sh`, '-c'], {cwd: made});
+  assert.is(written.status, 0, written.stderr);
+  const result = spawnText(launcher, ['cat /data/file; echo changed > /data/file'], elsewhere);
+  assert.is(result.status, 0);
+  assert.is(result.stdout, 'the data it was written with\n');
+  assert.is(fs.readFileSync(path.join(elsewhere, 'data', 'file'), 'utf8'), 'another directory\'s data\n', 'the other directory was not made writable');
+  assert.ok(fs.existsSync(path.join(made, 'cache', 'masks')), 'the cache is where it was named');
+  const stdin = run(['wrap', '--out', path.join(made, 'stdin'), '--closure-file', '-', `${fixture.app}/bin/sh`], {cwd: made, input: `${fixture.app}\n`});
+  assert.is(stdin.status, 125);
+  assert.match(stdin.stderr, /--closure-file - reads standard input/);
+  assert.not.ok(fs.existsSync(path.join(made, 'stdin')));
+  tally('input', 2);
+});
+
 wrap.run();
 
-function spawnText(command: string, args: string[]): {status: number | null; stdout: string} {
-  const result = spawnSync(command, args, {encoding: 'utf8', env: nixEnv()});
+function spawnText(command: string, args: string[], cwd?: string): {status: number | null; stdout: string} {
+  const result = spawnSync(command, args, {encoding: 'utf8', env: nixEnv(), cwd});
   return {status: result.status, stdout: result.stdout};
 }
