@@ -349,7 +349,7 @@ const realTable = (): void => {
       args = [ "sh" "-c" "\${bb}/bin/busybox mkdir -p $out/bin && \${bb}/bin/busybox ln -s \${bb}/bin/busybox $out/bin/true && echo $files > $out/refs" ];
       files = builtins.concatStringsSep " " files;
     }`);
-  const app = execFileSync('nix-build', [expression, '--no-out-link'], {encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore']}).trim();
+  const app = execFileSync('nix-build', [expression, '--no-out-link', '--option', 'substituters', ''], {encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore']}).trim();
   const closure = execFileSync('nix-store', ['-qR', app], {encoding: 'utf8', env}).trim().split('\n').map(entry => path.basename(entry));
   const cache = path.join(WORK, 'cache-real');
   fs.rmSync(cache, {recursive: true, force: true});

@@ -15,7 +15,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/busybox/bin"
 cp "$(command -v busybox)" "$work/busybox/bin/busybox"
 busybox_path="$(nix-store --add "$work/busybox")"
-mapfile -t out < <(nix-build fixtures/nix/closure.nix --no-out-link -A app -A outsider \
+# Everything is built here from busybox: no binary cache is asked (or warned about).
+mapfile -t out < <(nix-build fixtures/nix/closure.nix --no-out-link --option substituters '' -A app -A outsider \
   --argstr busybox "$busybox_path" --argstr tag demo)
 app="${out[0]}" outsider="${out[1]}"
 

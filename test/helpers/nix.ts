@@ -17,6 +17,9 @@ export const nixEnv = (): NodeJS.ProcessEnv => ({
   ...(process.getuid?.() === 0 && !process.env['NIX_REMOTE'] ? {NIX_REMOTE: 'local'} : {}),
 });
 
+/** Fixtures are built from busybox alone: ask no binary cache (there is no network to reach one). */
+export const NO_SUBSTITUTES = ['--option', 'substituters', ''];
+
 const nix = (command: string, args: string[]): string =>
   execFileSync(command, args, {env: nixEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
 
@@ -52,7 +55,7 @@ export const buildFixture = (tag = 'fixture'): NixFixture => {
   const busybox = busyboxStorePath();
   const attributes = ['app', 'lib', 'link', 'outsider'] as const;
   const outputs = nix('nix-build', [
-    path.join(ROOT, 'fixtures/nix/closure.nix'), '--no-out-link',
+    path.join(ROOT, 'fixtures/nix/closure.nix'), '--no-out-link', ...NO_SUBSTITUTES,
     ...attributes.flatMap(attribute => ['-A', attribute]),
     '--argstr', 'busybox', busybox, '--argstr', 'tag', tag,
   ]).split('\n');

@@ -8,7 +8,7 @@ import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, run, runAsUser, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
-import {buildFixture, nixEnv} from '../helpers/nix.js';
+import {buildFixture, busyboxStorePath, nixEnv, NO_SUBSTITUTES, ROOT} from '../helpers/nix.js';
 import {closureFile, makeStore} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
 
@@ -201,6 +201,23 @@ wrapTest('should bind what was named relative to where the launcher was written,
 });
 
 wrap.run();
+
+// ---
+
+const quiet = suite('a first run');
+
+when(quiet, missing('root', 'nix'))('should build the demo closure without warnings about binary caches', () => {
+  // The demo builds with the options the tests use; a fresh tag makes Nix really build.
+  assert.match(fs.readFileSync(path.join(ROOT, 'scripts/demo.sh'), 'utf8'), `nix-build fixtures/nix/closure.nix --no-out-link ${NO_SUBSTITUTES.slice(0, 2).join(' ')} ''`);
+  const busybox = busyboxStorePath();
+  const build = spawnSync('nix-build', [path.join(ROOT, 'fixtures/nix/closure.nix'), '--no-out-link', ...NO_SUBSTITUTES, '-A', 'app',
+    '--argstr', 'busybox', busybox, '--argstr', 'tag', `quiet-${process.pid}-${Date.now()}`], {encoding: 'utf8', env: nixEnv()});
+  assert.is(build.status, 0, build.stderr);
+  assert.match(build.stderr, /will be built/, 'it really built');
+  assert.not.match(build.stderr, /warning/i);
+});
+
+quiet.run();
 
 function spawnText(command: string, args: string[], cwd?: string): {status: number | null; stdout: string} {
   const result = spawnSync(command, args, {encoding: 'utf8', env: nixEnv(), cwd});
