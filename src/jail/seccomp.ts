@@ -5,7 +5,8 @@
  * TIOCSTI pushes bytes into a terminal's input queue: a jailed program that shares the caller's
  * terminal could type commands into the caller's shell once it exits (Linux allows it unless
  * dev.tty.legacy_tiocsti = 0). TIOCLINUX can paste the console selection, to the same effect.
- * Blocking the two requests keeps interactive programs working, unlike a new session would.
+ * (The jail also runs in a session of its own, without a controlling terminal, where TIOCSTI
+ * needs CAP_SYS_ADMIN; the filter holds even so, and on every ABI a program can call ioctl by.)
  *
  * The program is handed to bubblewrap with --seccomp FD: an array of struct sock_filter
  * (u16 code, u8 jt, u8 jf, u32 k), little-endian, checked against struct seccomp_data
@@ -24,44 +25,51 @@ const OFFSET_ARG1_LOW = 24;
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;
 
-/** ioctl's number per audit architecture: the arches a Nix store is built for. */
-const IOCTL_BY_ARCH: ReadonlyArray<readonly [arch: number, ioctl: number]> = [
-  [0xc000003e, 16], // x86_64
-  [0x40000003, 54], // i386 (also 32-bit programs on x86_64)
-  [0xc00000b7, 29], // aarch64
-  [0x40000028, 54], // arm
-  [0xc00000f3, 29], // riscv64
+/**
+ * x86_64 kernels built with CONFIG_X86_X32_ABI also take x32 system calls under
+ * AUDIT_ARCH_X86_64, numbered with this bit set; x32's ioctl is 514 | bit, not 16.
+ */
+const X32_SYSCALL_BIT = 0x40000000;
+
+/** ioctl's numbers per audit architecture: the arches a Nix store is built for. */
+export const IOCTL_BY_ARCH: ReadonlyArray<readonly [arch: number, ioctls: readonly number[]]> = [
+  [0xc000003e, [16, X32_SYSCALL_BIT | 514]], // x86_64, and x32 on the same arch
+  [0x40000003, [54]], // i386 (also 32-bit programs on x86_64)
+  [0xc00000b7, [29]], // aarch64
+  [0x40000028, [54]], // arm
+  [0xc00000f3, [29]], // riscv64
 ];
+
+/** The requests refused; the kernel takes the request as an unsigned int (the low half). */
+export const REFUSED_REQUESTS = [TIOCSTI, TIOCLINUX] as const;
 
 type Instruction = [code: number, jt: number, jf: number, k: number];
 
 export const ttyInjectionFilterProgram = (): Instruction[] => {
-  const program: Instruction[] = [];
-  const allow = (): Instruction => [BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW];
-  // For each arch: if arch matches, check nr == ioctl, then the request.
-  // Layout per arch block (7 instructions):
-  //   0 ld arch          1 jeq ARCH ? next : skip to next block
-  //   2 ld nr            3 jeq IOCTL ? next : allow
-  //   4 ld arg1          5 jeq TIOCSTI ? deny : next    6 jeq TIOCLINUX ? deny : allow
-  // followed, after all blocks, by: allow, deny.
-  const blockLength = 7;
-  const blocks = IOCTL_BY_ARCH.length;
-  const allowIndex = blocks * blockLength;
+  // One block per arch, then `allow`, then `deny`:
+  //   ld arch; jeq ARCH ? next : next block
+  //   ld nr;   jeq IOCTL_1 ? request : next; ...; jeq IOCTL_n ? request : allow
+  //   request: ld arg1 (low half); jeq TIOCSTI ? deny : next; jeq TIOCLINUX ? deny : allow
+  const blockLength = (ioctls: readonly number[]): number => 2 + 1 + ioctls.length + 1 + REFUSED_REQUESTS.length;
+  const allowIndex = IOCTL_BY_ARCH.reduce((sum, [, ioctls]) => sum + blockLength(ioctls), 0);
   const denyIndex = allowIndex + 1;
-  IOCTL_BY_ARCH.forEach(([arch, ioctl], block) => {
-    const start = block * blockLength;
-    const jumpTo = (from: number, to: number): number => to - from - 1;
-    program.push(
-      [BPF_LD_W_ABS, 0, 0, OFFSET_ARCH],
-      [BPF_JEQ_K, 0, jumpTo(start + 1, start + blockLength), arch],
-      [BPF_LD_W_ABS, 0, 0, OFFSET_NR],
-      [BPF_JEQ_K, 0, jumpTo(start + 3, allowIndex), ioctl],
-      [BPF_LD_W_ABS, 0, 0, OFFSET_ARG1_LOW],
-      [BPF_JEQ_K, jumpTo(start + 5, denyIndex), 0, TIOCSTI],
-      [BPF_JEQ_K, jumpTo(start + 6, denyIndex), jumpTo(start + 6, allowIndex), TIOCLINUX],
-    );
-  });
-  program.push(allow(), [BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM]);
+  const program: Instruction[] = [];
+  const jump = (to: number): number => to - program.length - 1;
+  for (const [arch, ioctls] of IOCTL_BY_ARCH) {
+    const next = program.length + blockLength(ioctls);
+    const request = program.length + 3 + ioctls.length;
+    program.push([BPF_LD_W_ABS, 0, 0, OFFSET_ARCH]);
+    program.push([BPF_JEQ_K, 0, jump(next), arch]);
+    program.push([BPF_LD_W_ABS, 0, 0, OFFSET_NR]);
+    ioctls.forEach((ioctl, index) => {
+      program.push([BPF_JEQ_K, jump(request), index === ioctls.length - 1 ? jump(allowIndex) : 0, ioctl]);
+    });
+    program.push([BPF_LD_W_ABS, 0, 0, OFFSET_ARG1_LOW]);
+    REFUSED_REQUESTS.forEach((refused, index) => {
+      program.push([BPF_JEQ_K, jump(denyIndex), index === REFUSED_REQUESTS.length - 1 ? jump(allowIndex) : 0, refused]);
+    });
+  }
+  program.push([BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW], [BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM]);
   return program;
 };
 
