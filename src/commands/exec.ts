@@ -13,6 +13,7 @@ import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
 import {assertKeepable, closeInheritedDescriptors, controlDescriptors} from '../jail/descriptors.js';
+import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
 import {entriesWithBin} from '../mask/build.js';
@@ -135,6 +136,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const closure = await closureFor(options, cache, cacheDir, entry, given);
+  assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0});
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'
     ? allowlistUnavailable(cacheDir, storeDir, !options.dryRun)

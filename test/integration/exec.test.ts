@@ -2,7 +2,7 @@
  * `exec` for real: a busybox-based Nix closure jailed by real bubblewrap over a real overlay
  * mount, as root and as an ordinary user who reaches Nix through the daemon.
  */
-import {spawn} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
@@ -258,6 +258,33 @@ when(faults, missing('root', 'nix', 'bwrap-0.11'))(
     assert.is(result.status, 3, result.stderr);
     tally('input', 3);
   });
+
+faultTest('should answer 126, naming what is missing, for a program whose interpreter is not in the jail', () => {
+  const fixture = buildFixture();
+  const dir = tempDir('partial-closure');
+  const cache = tempDir('cache');
+  const exec = (closure: string[], program: string[]): Run =>
+    run(['exec', '--cache-dir', cache, '--closure-file', closureFile(dir, closure.map(entry => path.basename(entry))), '--', ...program]);
+  // app/bin/show is a script for busybox; app/bin/sh is a symlink to busybox.
+  const script = exec([fixture.app], [`${fixture.app}/bin/show`, 'x']);
+  assert.is(script.status, 126);
+  assert.is(script.stderr, `nix-overlay-jail: ${fixture.app}/bin/show cannot run in the jail: its interpreter ${fixture.busybox}/bin/busybox is not in the closure (add it with --also)\n`);
+  const link = exec([fixture.app], [`${fixture.app}/bin/sh`, '-c', 'exit 3']);
+  assert.is(link.status, 126);
+  assert.match(link.stderr, `leads to ${fixture.busybox}, which is not in the closure`);
+  // With the interpreter there, it runs (the program's own entry always joins the closure).
+  assert.is(exec([fixture.app, fixture.busybox], [`${fixture.app}/bin/sh`, '-c', 'exit 3']).status, 3);
+  assert.is(exec([fixture.busybox], [`${fixture.app}/bin/sh`, '-c', 'exit 3']).status, 3);
+  // A store script for a host interpreter that nothing binds into the jail.
+  const tree = path.join(tempDir('host-script'), 'noj-host-script');
+  fs.mkdirSync(path.join(tree, 'bin'), {recursive: true});
+  fs.writeFileSync(path.join(tree, 'bin', 'tool'), '#!/bin/sh\necho from the host shell\n', {mode: 0o755});
+  const hostScript = execFileSync('nix-store', ['--add', tree], {encoding: 'utf8', env: nixEnv()}).trim();
+  const host = run(['exec', '--cache-dir', cache, '--', `${hostScript}/bin/tool`]);
+  assert.is(host.status, 126);
+  assert.match(host.stderr, 'its interpreter /bin/sh is outside /nix/store and not bound in');
+  tally('input', 4);
+});
 
 faults.run();
 
