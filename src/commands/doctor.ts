@@ -102,7 +102,7 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   const overlayfs = fs.readFileSync('/proc/filesystems', 'utf8').split('\n').some(line => line.trim().endsWith('overlay'));
   add('overlayfs', overlayfs ? 'ok' : 'failure', overlayfs ? 'overlay is in /proc/filesystems' : 'overlay is not in /proc/filesystems: load it with modprobe overlay');
 
-  const tools = Object.fromEntries(['bwrap', 'unshare', 'mknod', 'mount', 'sh'].map(name => [name, findOnPath(name)]));
+  const tools = Object.fromEntries(['bwrap', 'unshare', 'mknod', 'mount', 'sh', 'flock'].map(name => [name, findOnPath(name)]));
   for (const [name, found] of Object.entries(tools)) {
     add(name, found ? 'ok' : 'failure', found ?? `${name} not found on PATH: install ${name === 'bwrap' ? 'bubblewrap' : name === 'mknod' ? 'coreutils' : name === 'sh' ? 'dash' : 'util-linux'}`);
   }

@@ -127,8 +127,25 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
     report.freedBytes += mask.bytes;
   }
 
-  if (!options.dryRun) removeAbandonedStaging(cache);
+  if (!options.dryRun) {
+    removeAbandonedStaging(cache);
+    removeAbandonedLockFiles(cache);
+  }
   return report;
+};
+
+/** Private files of lock attempts (KEY.lock.PID.RANDOM.new) whose process is gone. */
+const removeAbandonedLockFiles = (cache: MaskCache): void => {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(cache.dir, 'locks'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /\.lock\.(\d+)\.[a-z0-9]+\.new$/.exec(name)?.[1];
+    if (pid !== undefined && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(path.join(cache.dir, 'locks', name), {force: true});
+  }
 };
 
 /**

@@ -1,9 +1,10 @@
 /**
  * A per-mask lock between processes, so that concurrent requests for the same mask make one
- * build. Node has no flock(), so the lock is a file created with O_EXCL that records its
- * holder's pid and start time; a lock whose holder is gone (killed mid-build) is taken over.
- * The start time guards against a recycled pid.
+ * build. The lock is a file that records its holder's pid and start time (the start time
+ * guards against a recycled pid); a lock whose holder is gone (killed mid-build) is taken
+ * over.
  */
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import {JailError, isErrno, reason} from '../errors.js';
 
@@ -34,24 +35,39 @@ export interface Lock {
   release(): void;
 }
 
+/**
+ * Take the lock FILE: create it holding this process's identity, waiting while a live
+ * process holds it, taking it over when its holder is gone.
+ *
+ * The file is created whole with link() (a hard link of a private file already holding the
+ * identity), so no one ever sees it empty or half-written. Only its holder removes it, and a
+ * takeover removes a dead holder's lock under a kernel lock (see takeOver), after reading it
+ * again: takers are serialised, and a lock is never removed unless it is still the dead
+ * holder's, so no taker can remove a lock another process has just made.
+ */
 export const acquireLock = async (file: string, timeoutMs = 10 * 60_000): Promise<Lock> => {
   const identity = `${processIdentity()}\n`;
   const deadline = Date.now() + timeoutMs;
+  // Private to this call (one process may wait for the same lock twice at once).
+  const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.new`;
   let delay = 5;
   for (;;) {
     try {
-      const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, identity);
-      fs.closeSync(fd);
-      return {
-        release: () => {
-          try {
-            if (fs.readFileSync(file, 'utf8') === identity) fs.unlinkSync(file);
-          } catch {
-            // Already gone: nothing to release.
-          }
-        },
-      };
+      fs.writeFileSync(mine, identity, {mode: 0o600});
+      try {
+        fs.linkSync(mine, file);
+        return {
+          release: () => {
+            try {
+              if (fs.readFileSync(file, 'utf8') === identity) fs.unlinkSync(file);
+            } catch {
+              // Already gone: nothing to release.
+            }
+          },
+        };
+      } finally {
+        fs.rmSync(mine, {force: true});
+      }
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw new JailError('cache', `cannot create lock ${file}: ${reason(error)}`);
     }
@@ -59,20 +75,10 @@ export const acquireLock = async (file: string, timeoutMs = 10 * 60_000): Promis
     try {
       content = fs.readFileSync(file, 'utf8');
     } catch {
-      continue; // released between our open and our read
+      continue; // released between our link and our read
     }
-    // An empty file is a holder between open() and write(); give it a moment before judging.
-    if ((content !== '' && !holderIsAlive(content)) || (content === '' && isOlderThan(file, 2000))) {
-      try {
-        // Renaming before unlinking makes the take-over atomic: of two processes that both
-        // found the holder dead, only one removes the stale lock, never a fresh one.
-        const stale = `${file}.stale-${process.pid}`;
-        fs.renameSync(file, stale);
-        if (fs.readFileSync(stale, 'utf8') === content) fs.unlinkSync(stale);
-        else fs.renameSync(stale, file);
-      } catch {
-        // Someone else took it over first.
-      }
+    if (!holderIsAlive(content)) {
+      await takeOver(file, content);
       continue;
     }
     if (Date.now() > deadline) throw new JailError('cache', `timed out waiting for lock ${file} (held by pid ${content.split(' ')[0]})`);
@@ -81,10 +87,31 @@ export const acquireLock = async (file: string, timeoutMs = 10 * 60_000): Promis
   }
 };
 
-const isOlderThan = (file: string, ms: number): boolean => {
+/**
+ * Remove the lock FILE of a holder that is gone, if it still holds `stale`. Node has no
+ * flock(), so flock(1) takes FILE.takeover for us: it runs `cat` once it holds the kernel's
+ * lock, which we learn from `cat` echoing a line, and it lets go when we close `cat`'s input
+ * (or when this process dies). Takeovers are rare: only after a holder was killed.
+ */
+const takeOver = async (file: string, stale: string): Promise<void> => {
+  const child = childProcess.spawn('flock', ['--exclusive', `${file}.takeover`, 'cat'], {stdio: ['pipe', 'pipe', 'pipe']});
+  let stderr = '';
+  child.stderr.on('data', chunk => (stderr += chunk));
+  const held = await new Promise<boolean>(resolve => {
+    child.on('error', () => resolve(false));
+    child.on('close', () => resolve(false));
+    child.stdout.once('data', () => resolve(true));
+    child.stdin.on('error', () => undefined);
+    child.stdin.write('\n');
+  });
+  if (!held) {
+    throw new JailError('cache', `cannot take over the stale lock ${file}: flock failed (${stderr.trim() || 'is util-linux installed?'})`);
+  }
   try {
-    return Date.now() - fs.statSync(file).mtimeMs > ms;
+    if (fs.readFileSync(file, 'utf8') === stale) fs.unlinkSync(file);
   } catch {
-    return false;
+    // Gone already: another taker was first.
+  } finally {
+    child.stdin.end();
   }
 };
