@@ -27,7 +27,10 @@ const MASK_HELP = `
   The mask:
     --cache-dir DIR          where masks are kept (default $XDG_CACHE_HOME/nix-overlay-jail,
                              or /var/cache/nix-overlay-jail for root)
-    --exec-only              make /nix/store execute-only: closure paths resolve, listing fails
+    --exec-only              make /nix/store execute-only: closure paths resolve, listing fails.
+                             It stops discovery, not access: the store hashes of anything
+                             built from nixpkgs are public, so what keeps a known path out is
+                             the mask (a whiteout, or its absence from an allowlist)
     --mode MODE              auto (default), whiteout or allowlist. A whiteout mask hides what
                              the store held when it was last refreshed; an allowlist mask
                              (real root only) shows the closure and never a later store path.

@@ -57,6 +57,19 @@ for (const caller of callers) {
     tally('escape', probes.length * 2 + 2);
   });
 
+  attempt('should not reach a store path outside the closure by its full, known name under a whiteout mask with --exec-only', () => {
+    // Store hashes of anything from nixpkgs are public: a program may know the exact name.
+    // --exec-only stops listing, not reaching; the whiteout is what hides the path.
+    const {app, outsider} = buildFixture();
+    const script = 'ls /nix/store >/dev/null 2>&1 && echo LISTED; for p; do [ -e "$p" ] && echo "EXISTS $p"; cat "$p/secret.txt" 2>/dev/null && echo "READ $p"; done; [ -e "$0" ] && echo closure-ok';
+    const result = caller.run(['exec', '--cache-dir', cache, ...(caller.name === 'root' ? ['--mode', 'whiteout'] : []), '--exec-only', '--',
+      path.join(app, 'bin', 'sh'), '-c', script, app, outsider, `/nix/store/${path.basename(outsider)}/`]);
+    assert.is(result.status, 0, result.stderr);
+    assert.is(result.stdout, 'closure-ok\n', 'the store could not be listed, the closure was there, the outsider was not');
+    assert.ok(fs.existsSync(path.join(outsider, 'secret.txt')), 'the outsider is there on the host');
+    tally('escape', 3);
+  });
+
   attempt('should not reach a non-closure path through a closure symlink that points at it', () => {
     // Nix would make a symlink's target part of the closure; a store given with --store and
     // a closure file can hold such a symlink, as a hand-made or hostile closure may.
