@@ -16,21 +16,3 @@ export const planEntry = (
   closure: ReadonlySet<StoreEntryName>,
   hidden: ReadonlySet<StoreEntryName>,
 ): EntryPlan => (closure.has(name) ? 'show' : hidden.has(name) ? 'hidden' : 'hide');
-
-/** Every listed entry outside the closure: what a complete mask hides. */
-export function* entriesToHide(
-  listing: Iterable<StoreEntryName>,
-  closure: ReadonlySet<StoreEntryName>,
-): Generator<StoreEntryName> {
-  for (const name of listing) if (!closure.has(name)) yield name;
-}
-
-/** Closure entries the listing does not hold. */
-export const missingFromListing = (
-  listing: Iterable<StoreEntryName>,
-  closure: ReadonlySet<StoreEntryName>,
-): StoreEntryName[] => {
-  const seen = new Set<StoreEntryName>();
-  for (const name of listing) if (closure.has(name)) seen.add(name);
-  return [...closure].filter(name => !seen.has(name));
-};

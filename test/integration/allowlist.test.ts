@@ -134,6 +134,31 @@ for (const mode of ['whiteout', 'allowlist']) {
 }
 
 for (const mode of ['whiteout', 'allowlist']) {
+  verifyTest(`should refuse a device that is not a whiteout, a symlink and a FIFO planted in a ${mode} layer`, () => {
+    const fixture = buildFixture();
+    const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const kind of ['device 1:3', 'symlink', 'fifo']) {
+      const cache = tempDir('cache');
+      const first = run(['exec', '--mode', mode, '--cache-dir', cache, '--', sh(), '-c', 'true']);
+      assert.is(first.status, 0, first.stderr);
+      const layer = path.join(cache, 'masks', fs.readdirSync(path.join(cache, 'masks'))[0]!, 'layer');
+      const planted = path.join(layer, mode === 'whiteout' ? '' : 'store', path.basename(fixture.outsider));
+      if (mode === 'whiteout') fs.unlinkSync(planted);
+      const made = kind === 'symlink'
+        ? spawnSync('ln', ['-s', fixture.outsider, planted])
+        : spawnSync('mknod', kind === 'fifo' ? [planted, 'p'] : [planted, 'c', '1', '3']);
+      assert.is(made.status, 0, made.stderr?.toString());
+      const refused = run(['exec', '--mode', mode, '--cache-dir', cache, '--', sh(), '-c', 'ls /nix/store']);
+      assert.is(refused.status, 125, `${kind}: ${refused.stderr}`);
+      assert.is(refused.stdout, '');
+      assert.match(refused.stderr, new RegExp(`refusing mask: ${escaped(planted)} is not (a whiteout|in the closure)`), kind);
+      const checked = run(['verify', '--mode', mode, '--cache-dir', cache, fixture.app]);
+      assert.is(checked.status, 1, `${kind}: ${checked.stdout}${checked.stderr}`);
+      assert.match(checked.stdout, new RegExp(`^leak: /nix/store/${escaped(path.basename(fixture.outsider))}$`, 'm'), kind);
+      tally('mask', 2);
+    }
+  });
+
   verifyTest(`should refuse to run on a ${mode} mask changed behind its back`, () => {
     const fixture = buildFixture();
     const cache = tempDir('cache');

@@ -148,6 +148,36 @@ rootTest('should refuse a cache directory writable by others or owned by another
   }
 });
 
+rootTest('should refuse the cache, a mask, its layer, its state and its journal once group or others can write them', () => {
+  const dir = tempDir('loose');
+  const store = makeStore(path.join(dir, 'store'), 10);
+  const list = closureFile(dir, store.names.slice(0, 1));
+  const cache = path.join(dir, 'cache');
+  const args = (command: string): string[] => [command, '--mode', 'whiteout', '--cache-dir', cache, '--store', store.dir, '--closure-file', list];
+  const built = run(args('build'));
+  assert.is(built.status, 0, built.stderr);
+  const mask = path.dirname(built.stdout.trim());
+  const targets: Array<[string, RegExp]> = [
+    [cache, /refusing cache directory .*: writable by group or others/],
+    [mask, /refusing mask .*: writable by group or others/],
+    [path.join(mask, 'layer'), /refusing mask .*layer: writable by group or others/],
+    [path.join(mask, 'state.json'), /refusing mask state .*state\.json: writable by group or others/],
+    [path.join(mask, 'hidden'), /refusing mask journal .*hidden: writable by group or others/],
+  ];
+  for (const [target, message] of targets) {
+    const mode = fs.statSync(target).mode & 0o7777;
+    for (const loose of [0o020, 0o002]) {
+      fs.chmodSync(target, mode | loose);
+      try {
+        for (const command of ['build', 'verify']) expectFailure(args(command), message, undefined, 'mask');
+      } finally {
+        fs.chmodSync(target, mode);
+      }
+    }
+  }
+  assert.is(run(args('build')).status, 0, 'usable again once the modes are back');
+});
+
 rootTest('should refuse a directory it did not make', () => {
   const dir = tempDir('notmine');
   fs.chmodSync(dir, 0o700);

@@ -2,7 +2,7 @@
  * `exec` for real: a busybox-based Nix closure jailed by real bubblewrap over a real overlay
  * mount, as root and as an ordinary user who reaches Nix through the daemon.
  */
-import {execFileSync, spawn} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
@@ -70,6 +70,16 @@ const callers: Caller[] = [
   },
 ];
 
+/** A promise that fails after `ms` instead of hanging the suite. */
+const within = <T>(ms: number, what: string, promise: Promise<T>): Promise<T> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    promise.then(value => {
+      clearTimeout(timer);
+      resolve(value);
+    }, reject);
+  });
+
 const printArgs = 'for a; do printf "<%s>" "$a"; done';
 
 for (const caller of callers) {
@@ -132,11 +142,32 @@ for (const caller of callers) {
         });
       });
       child.kill(signal);
-      const code = await new Promise(resolve => child.on('close', resolve));
+      const code = await within(30_000, 'the tool to exit', new Promise(resolve => child.on('close', resolve)));
       assert.is(code, 42);
       assert.match(stdout, new RegExp(`got-${signal}`));
     });
   }
+
+  jailTest('should answer 137 and leave nothing behind when bubblewrap itself is SIGKILLed', async () => {
+    const marker = `noj-killed-bwrap-${process.pid}-${Date.now()}`;
+    const before = mountTable();
+    const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c', `echo ready; exec sleep 600 ${marker}`]);
+    const exited = new Promise<number | null>(resolve => child.on('close', resolve));
+    await within(30_000, 'the program to start', new Promise<void>(resolve => child.stdout!.on('data', chunk => String(chunk).includes('ready') && resolve())));
+    // The tool's only child is the launch command, which by now is bubblewrap's monitor.
+    const [bwrap] = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ').map(Number);
+    assert.is(fs.readFileSync(`/proc/${bwrap}/comm`, 'utf8').trim(), 'bwrap');
+    process.kill(bwrap!, 'SIGKILL');
+    assert.is(await within(30_000, 'the tool to exit', exited), 128 + 9);
+    await within(10_000, 'the jailed program to be gone', (async () => {
+      while (spawnSync('pgrep', ['-f', marker]).status === 0) await new Promise(resolve => setTimeout(resolve, 50));
+    })());
+    for (const key of fs.readdirSync(path.join(cache, 'masks'))) {
+      const jails = path.join(cache, 'masks', key, 'jails');
+      assert.equal(fs.existsSync(jails) ? fs.readdirSync(jails) : [], [], 'no registration left');
+    }
+    assert.is(mountTable(), before);
+  });
 
   jailTest('should pass arguments byte for byte, with no shell in between', () => {
     const args = ['with space', "'single'", '"double"', '$(id -u)', '`id`', 'line1\nline2', '', '*', '--', '\\back'];
@@ -284,6 +315,36 @@ faultTest('should answer 126, naming what is missing, for a program whose interp
   assert.is(host.status, 126);
   assert.match(host.stderr, 'its interpreter /bin/sh is outside /nix/store and not bound in');
   tally('input', 4);
+});
+
+faultTest('should add --also paths with their own closures, in closure, build, verify, exec and mount', () => {
+  const fixture = buildFixture();
+  const cache = tempDir('cache');
+  // link -> lib -> data: --also link must bring lib and data along.
+  const expected = baseNames([...new Set([fixture.busybox, ...fixture.closure.filter(entry => entry !== fixture.app)])]);
+  assert.ok(expected.length === 4, expected.join(' '));
+  const closure = run(['closure', '--also', fixture.link, fixture.busybox]);
+  assert.is(closure.status, 0, closure.stderr);
+  assert.equal(baseNames(closure.stdout.trim().split('\n')), expected);
+  for (const mode of ['whiteout', 'allowlist']) {
+    const built = run(['build', '--json', '--mode', mode, '--cache-dir', cache, '--also', fixture.link, fixture.busybox]);
+    assert.is(built.status, 0, built.stderr);
+    assert.is(JSON.parse(built.stdout).closureSize, expected.length, mode);
+    const verified = run(['verify', '--json', '--mode', mode, '--cache-dir', cache, '--also', fixture.link, fixture.busybox]);
+    assert.is(verified.status, 0, verified.stdout);
+    assert.is(JSON.parse(verified.stdout).closureSize, expected.length, mode);
+    const jailed = run(['exec', '--mode', mode, '--cache-dir', cache, '--also', fixture.link, '--', `${fixture.busybox}/bin/busybox`, 'ls', '/nix/store']);
+    assert.is(jailed.status, 0, jailed.stderr);
+    assert.equal(jailed.stdout.trim().split('\n').sort(), expected, mode);
+    const target = tempDir('also-target');
+    const mounted = run(['mount', '--mode', mode, '--cache-dir', cache, '--also', fixture.link, target, fixture.busybox]);
+    assert.is(mounted.status, 0, mounted.stderr);
+    try {
+      assert.equal(fs.readdirSync(target).sort(), expected, mode);
+    } finally {
+      assert.is(run(['mount', '--umount', target]).status, 0);
+    }
+  }
 });
 
 faults.run();

@@ -49,9 +49,9 @@ const lock = suite('the mask lock');
 
 lock('should let many processes take over a dead holder\'s lock one at a time', async () => {
   const dir = tempDir('lock');
-  for (const stale of [deadHolder(), '', 'garbage']) {
+  for (const [round, stale] of [deadHolder(), '', 'garbage'].entries()) {
     const file = path.join(dir, 'mask.lock');
-    const log = path.join(dir, `log-${stale.length}`);
+    const log = path.join(dir, `log-${round}`);
     fs.writeFileSync(file, stale);
     const workers = 24;
     const codes = await Promise.all(Array.from({length: workers}, () => worker(file, log, 20)));

@@ -16,10 +16,18 @@ const args = suite('bwrapArgs');
 
 args('should unshare every namespace and the network by default', () => {
   const argv = bwrapArgs(base);
-  for (const flag of ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--new-session', '--clearenv']) {
+  for (const flag of ['--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net', '--die-with-parent', '--new-session', '--clearenv']) {
     assert.ok(argv.includes(flag), flag);
   }
   assert.not.ok(bwrapArgs({...base, shareNet: true}).includes('--unshare-net'));
+});
+
+args('should drop every capability, before anything the user adds', () => {
+  const argv = bwrapArgs({...base, extra: ['--cap-add', 'CAP_NET_RAW']});
+  const at = argv.indexOf('--cap-drop');
+  assert.equal(argv.slice(at, at + 2), ['--cap-drop', 'ALL']);
+  assert.is(argv.filter(arg => arg === '--cap-drop').length, 1);
+  assert.ok(at < argv.indexOf('--cap-add'), 'a --bwrap-arg refines the default, it is not overridden by it');
 });
 
 args('should pass the program and its arguments unchanged after --', () => {
