@@ -1,6 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {parseFlags, splitArgv, type OptionSpec} from '../src/argv.js';
+import {throwsJail} from './helpers/errors.js';
 
 const specs: OptionSpec[] = [
   {name: 'cache-dir', takesValue: true},
@@ -69,3 +70,39 @@ flags('should refuse a value outside the choices', () => {
 });
 
 flags.run();
+
+// ---
+
+const each = suite('splitArgv and parseFlags, each branch');
+
+const withShort: OptionSpec[] = [...specs, {name: 'help', takesValue: false, short: 'h'}];
+
+each('should know short options by their letter, and only those that have one', () => {
+  assert.equal(splitArgv(['-h', 'x'], withShort, false), {options: ['-h'], operands: ['x']});
+  throwsJail(() => splitArgv(['-j'], withShort, false), 'usage', 'unknown option -j (see --help)');
+  throwsJail(() => splitArgv(['-x'], specs, false), 'usage', 'unknown option -x (see --help)');
+});
+
+each('should take - as an operand (standard input), and as a value', () => {
+  assert.equal(splitArgv(['-', '--json'], specs, false), {options: ['--json'], operands: ['-']});
+  assert.equal(splitArgv(['-', '--json'], specs, true), {options: [], operands: ['-', '--json']});
+  assert.equal(splitArgv(['--also', '-'], specs, false).options, ['--also=-']);
+});
+
+each('should say which option is wrong, and how', () => {
+  throwsJail(() => splitArgv(['--json=yes'], specs, false), 'usage', 'option --json takes no value');
+  throwsJail(() => splitArgv(['--also'], specs, false), 'usage', 'option --also needs a value');
+  throwsJail(() => splitArgv(['--also', '-x'], specs, false), 'usage', 'option --also needs a value, got "-x" (write --also=-x if you mean it)');
+  throwsJail(() => splitArgv(['--no-json=1'], specs, false), 'usage', 'option --json takes no value');
+});
+
+each('should negate a switch with --no-, keep a real --no- name, and check choices', () => {
+  const spec = {json: {type: 'boolean', default: true}, noCache: {type: 'boolean', default: false}, mode: {type: 'string', default: 'auto', choices: ['auto', 'whiteout']}} as const;
+  assert.equal(parseFlags(['--no-json'], spec), {json: false, noCache: false, mode: 'auto'});
+  assert.equal(parseFlags(['--no-cache'], spec), {json: true, noCache: true, mode: 'auto'});
+  assert.equal(parseFlags(['--json', '--mode=whiteout'], spec), {json: true, noCache: false, mode: 'whiteout'});
+  assert.equal(parseFlags(['--help', '--version'], spec), {json: true, noCache: false, mode: 'auto'}, 'help and version are left to meow');
+  throwsJail(() => parseFlags(['--mode=fast'], spec), 'usage', '--mode must be one of auto, whiteout, got "fast"');
+});
+
+each.run();

@@ -12,7 +12,7 @@ import {shellQuote} from '../src/commands/wrap.js';
 import {planEntry} from '../src/mask/plan.js';
 import {escapeLayer} from '../src/mount/options.js';
 import {checkedEntryOfListedPath, isValidEntryName} from '../src/store.js';
-import {tally} from './helpers/tally.js';
+import {propertyRuns, tally} from './helpers/tally.js';
 
 const hashChar = fc.constantFrom(...'0123456789abcdfghijklmnpqrsvwxyz');
 const entryName = fc.tuple(fc.string({unit: hashChar, minLength: 32, maxLength: 32}), fc.stringMatching(/^[A-Za-z0-9+\-._?=]{1,20}$/))
@@ -22,7 +22,8 @@ const anyName = fc.string({minLength: 1, maxLength: 30}).filter(isValidEntryName
 const properties = suite('properties of the pure core');
 
 /** fc.assert, counting the cases it generated for the security figures. */
-const check = <T>(property: fc.IProperty<T>, numRuns = 100): void => {
+const check = <T>(property: fc.IProperty<T>, runs = 100): void => {
+  const numRuns = propertyRuns(runs);
   fc.assert(property, {numRuns});
   tally('property', numRuns);
 };

@@ -66,6 +66,7 @@ export const ttyInjectionFilterProgram = (): Instruction[] => {
     });
     program.push([BPF_LD_W_ABS, 0, 0, OFFSET_ARG1_LOW]);
     REFUSED_REQUESTS.forEach((refused, index) => {
+      // Stryker disable next-line ConditionalExpression,ArithmeticOperator: falling through after the last request reaches `allow` too.
       program.push([BPF_JEQ_K, jump(denyIndex), index === REFUSED_REQUESTS.length - 1 ? jump(allowIndex) : 0, refused]);
     });
   }
@@ -78,6 +79,7 @@ export const ttyInjectionFilter = (): Buffer => {
   const program = ttyInjectionFilterProgram();
   const bytes = Buffer.alloc(program.length * 8);
   program.forEach(([code, jt, jf, k], index) => {
+    // Stryker disable next-line all: a guard for a longer filter; this one's jumps are all short.
     if (jt > 255 || jf > 255) throw new Error('seccomp jump out of range');
     bytes.writeUInt16LE(code, index * 8);
     bytes.writeUInt8(jt, index * 8 + 2);

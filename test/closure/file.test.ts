@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {parseClosureFile} from '../../src/closure/file.js';
+import {parseClosureFile, readClosureFile} from '../../src/closure/file.js';
+import {throwsJail} from '../helpers/errors.js';
 import {fixture, GLIBC, HELLO} from '../helpers/fixtures.js';
+import {scaled} from '../helpers/tally.js';
 
 const parse = suite('parseClosureFile');
 const read = (name: string): string => fs.readFileSync(fixture('closures', name), 'utf8');
@@ -34,8 +36,29 @@ parse('should read an empty file as an empty closure', () => {
 });
 
 parse('should handle a million lines', () => {
-  const lines = Array.from({length: 1_000_000}, (_, index) => `/nix/store/${String(index).padStart(32, '0')}-p${index}`);
-  assert.is(parseClosureFile(lines.join('\n'), ['/nix/store'], 'big').size, 1_000_000);
+  const count = scaled(1_000_000, 100_000);
+  const lines = Array.from({length: count}, (_, index) => `/nix/store/${String(index).padStart(32, '0')}-p${index}`);
+  assert.is(parseClosureFile(lines.join('\n'), ['/nix/store'], 'big').size, count);
 });
 
 parse.run();
+
+// ---
+
+const more = suite('closure files, each refusal');
+
+more('should skip lines of blanks only, and name the store prefixes of a path outside them', () => {
+  assert.equal([...parseClosureFile(` \t \n/nix/store/${HELLO}\n  \r\n`, ['/nix/store'], 'f')], [HELLO]);
+  throwsJail(() => parseClosureFile(`/nix/store/${HELLO}\n/srv/x/${GLIBC}\n`, ['/nix/store', '/srv/store'], 'list.txt'), 'bad-closure',
+    `list.txt:2: not in the store (/nix/store or /srv/store): "/srv/x/${GLIBC}"`);
+  throwsJail(() => parseClosureFile('/nix/store/../etc\n', ['/nix/store'], 'list.txt'), 'bad-closure', `list.txt:1: '..' is not allowed in a store path: "/nix/store/../etc"`);
+  throwsJail(() => parseClosureFile('relative/x\n', ['/nix/store'], 'list.txt'), 'bad-closure', 'list.txt:1: not an absolute store path: "relative/x"');
+});
+
+more('should read a closure file, and name one it cannot read', () => {
+  assert.is(typeof readClosureFile(fixture('closures', 'hello.txt')), 'string');
+  assert.match(readClosureFile(fixture('closures', 'hello.txt')), HELLO);
+  throwsJail(() => readClosureFile(fixture('closures', 'absent.txt')), 'bad-closure', /^cannot read closure file .*absent\.txt: no such file or directory \(ENOENT\)$/);
+});
+
+more.run();

@@ -24,3 +24,12 @@ process.on('exit', () => {
   const lines = Object.entries(KINDS).map(([kind, label]) => `  ${String(counts.get(kind as keyof typeof KINDS) ?? 0).padStart(7)}  ${label}`);
   process.stdout.write(`\nSecurity figures (attempts that ran and held):\n${lines.join('\n')}\n`);
 });
+
+/**
+ * How large a generated input is (property cases, a stress input's length): `size`, scaled by
+ * NOJ_TEST_SCALE, never below `least`. The mutation run sets 0.1, as it runs the unit tests
+ * once per mutant; `least` keeps what the test is about (a chain deeper than the stack).
+ */
+export const scaled = (size: number, least = 20): number => Math.max(least, Math.round(size * Number(process.env['NOJ_TEST_SCALE'] ?? 1)));
+
+export const propertyRuns = (runs: number): number => scaled(runs);

@@ -1,6 +1,8 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {bwrapArgs, jailEnvironment, parseBind, parseSetenv, type JailSpec} from '../../src/jail/args.js';
+import path from 'node:path';
+import {bwrapArgs, closureSearchPath, jailEnvironment, parseBind, parseSetenv, type JailSpec} from '../../src/jail/args.js';
+import {throwsJail} from '../helpers/errors.js';
 
 const base: JailSpec = {
   store: {kind: 'bind', merged: '/m'},
@@ -105,3 +107,75 @@ env('should keep only HOME, TERM and what is asked for', () => {
 });
 
 env.run();
+
+// ---
+
+const more = suite('bwrapArgs, each option');
+
+more('should map ids only when given, and bind a store view or stack its layers', () => {
+  assert.not.ok(bwrapArgs(base).includes('--uid'));
+  assert.not.ok(bwrapArgs(base).includes('--gid'));
+  const mapped = bwrapArgs({...base, uid: 1000, gid: 100});
+  assert.equal(mapped.slice(mapped.indexOf('--uid'), mapped.indexOf('--uid') + 4), ['--uid', '1000', '--gid', '100']);
+  assert.equal(bwrapArgs({...base, gid: 7}).slice(bwrapArgs({...base, gid: 7}).indexOf('--gid'), bwrapArgs({...base, gid: 7}).indexOf('--gid') + 2), ['--gid', '7']);
+  assert.is(bwrapArgs({...base, uid: 5}).indexOf('--gid'), -1);
+  const unsharedNet = bwrapArgs(base);
+  assert.is(unsharedNet.indexOf('--unshare-net') + 1, unsharedNet.indexOf('--die-with-parent'), 'nothing in place of --unshare-net');
+  const shared = bwrapArgs({...base, shareNet: true});
+  assert.is(shared.indexOf('--unshare-cgroup-try') + 1, shared.indexOf('--die-with-parent'), 'nothing in place of --unshare-net');
+});
+
+more('should make the caller\'s home, unless it is / or relative', () => {
+  const dir = (home: string | undefined): string[] => {
+    const argv = bwrapArgs({...base, home});
+    const at = argv.indexOf('--dir');
+    return at === -1 ? [] : argv.slice(at, at + 2);
+  };
+  assert.equal(dir('/home/u'), ['--dir', '/home/u']);
+  assert.equal(dir(undefined), []);
+  assert.equal(dir('/'), []);
+  assert.equal(dir('relative/home'), []);
+});
+
+more('should bind read-only or read-write as asked, change directory and read the seccomp filter only when given', () => {
+  const argv = bwrapArgs({...base, binds: [{source: '/a', dest: '/x', readOnly: true}, {source: '/b', dest: '/y', readOnly: false}], chdir: '/x', seccompFd: 4});
+  assert.equal(argv.slice(argv.indexOf('/a') - 1, argv.indexOf('/a') + 2), ['--ro-bind', '/a', '/x']);
+  assert.equal(argv.slice(argv.indexOf('/b') - 1, argv.indexOf('/b') + 2), ['--bind', '/b', '/y']);
+  assert.equal(argv.slice(argv.indexOf('--chdir'), argv.indexOf('--chdir') + 2), ['--chdir', '/x']);
+  assert.equal(argv.slice(argv.indexOf('--seccomp'), argv.indexOf('--seccomp') + 2), ['--seccomp', '4']);
+  assert.is(bwrapArgs(base).indexOf('--chdir'), -1);
+  assert.is(bwrapArgs(base).indexOf('--seccomp'), -1);
+  assert.equal(bwrapArgs({...base, seccompFd: 0}).slice(-6, -4), ['--seccomp', '0'], 'descriptor 0 is a descriptor');
+});
+
+more('should put the roots\' bin directories first on PATH, then the rest of the closure\'s, each once', () => {
+  assert.equal(closureSearchPath(['b-app', 'x-nobin'], ['c-lib', 'b-app', 'a-tool']), ['/nix/store/b-app/bin', '/nix/store/a-tool/bin', '/nix/store/c-lib/bin']);
+  assert.equal(closureSearchPath([], []), []);
+});
+
+more.run();
+
+// ---
+
+const refusals = suite('bind and setenv parsing, each refusal');
+
+refusals('should split SRC:DEST only at a colon followed by an absolute path', () => {
+  assert.equal(parseBind('/a:b:/c', false), {source: '/a:b', dest: '/c', readOnly: false});
+  assert.equal(parseBind(':/c', true), {source: path.resolve(':/c'), dest: '/:/c', readOnly: true}, 'a colon first is part of the source');
+  throwsJail(() => parseBind('', false), 'usage', 'bad bind ""');
+  throwsJail(() => parseBind('/x:/nix/store/abc', false), 'usage', /refusing bind onto \/nix\/store\/abc: it would cover or replace the jail's \/nix\/store/);
+});
+
+refusals('should take NAME=VALUE with a name as the shell spells it', () => {
+  assert.equal(parseSetenv('A_1=x=y'), ['A_1', 'x=y']);
+  assert.equal(parseSetenv('_=v'), ['_', 'v']);
+  for (const bad of ['=v', '1A=v', 'A-B=v', 'novalue', 'a b=v', 'Ab=', 'x\nA=v']) {
+    if (bad === 'Ab=') {
+      assert.equal(parseSetenv(bad), ['Ab', '']);
+      continue;
+    }
+    throwsJail(() => parseSetenv(bad), 'usage', `--setenv needs NAME=VALUE, got ${JSON.stringify(bad)}`);
+  }
+});
+
+refusals.run();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {IOCTL_BY_ARCH, REFUSED_REQUESTS, ttyInjectionFilter, ttyInjectionFilterProgram} from '../../src/jail/seccomp.js';
-import {tally} from '../helpers/tally.js';
+import {propertyRuns, tally} from '../helpers/tally.js';
 
 /**
  * Run the filter over a struct seccomp_data as the kernel's classic BPF interpreter would,
@@ -75,7 +75,7 @@ filter('should refuse exactly TIOCSTI and TIOCLINUX of every supported ABI, for 
   const nr = fc.oneof(fc.constantFrom(16, 29, 54, 514, X32_IOCTL, 0x40000000 | 16), fc.integer({min: -1, max: 0x7fffffff}));
   const request = fc.tuple(fc.oneof(fc.constantFrom(Number(TIOCSTI), Number(TIOCLINUX), 0x5401), fc.integer({min: 0, max: 0xffffffff})), fc.integer({min: 0, max: 0xffffffff}))
     .map(([low, high]) => (BigInt(high) << 32n) | BigInt(low));
-  const runs = 3000;
+  const runs = propertyRuns(3000);
   fc.assert(fc.property(arch, nr, request, (a, n, r) => {
     const refused = (ioctls.get(a)?.has(n) ?? false) && (REFUSED_REQUESTS as readonly number[]).includes(Number(r & 0xffffffffn));
     return evaluate(n, a, r) === (refused ? EPERM : ALLOW);

@@ -1,6 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {assertPlainLayerPath, escapeLayer, overlayLowerLayers, overlayOptions} from '../../src/mount/options.js';
+import {throwsJail} from '../helpers/errors.js';
 
 const options = suite('overlay options');
 
@@ -44,3 +45,20 @@ lower('should invert overlayOptions for any layer the syntax can carry', () => {
 });
 
 lower.run();
+
+// ---
+
+const refuse = suite('overlay options, each refusal');
+
+refuse('should refuse what the option syntax cannot carry, and an overlay of one layer', () => {
+  throwsJail(() => escapeLayer('/a"b'), 'usage', 'cannot use "/a\\"b" as an overlay layer: the mount option syntax cannot carry a double quote or a newline');
+  assert.throws(() => overlayOptions(['/only']), /an overlay without an upper layer needs at least two lower layers/);
+  throwsJail(() => assertPlainLayerPath('/a:b'), 'usage', 'cannot pass "/a:b" to bwrap --overlay-src: it holds a comma, colon, backslash, quote or newline (use --mount-with userns or root)');
+});
+
+refuse('should keep a backslash that ends the options as it is', () => {
+  assert.equal(overlayLowerLayers('lowerdir=/a\\'), ['/a\\']);
+  assert.equal(overlayLowerLayers('lowerdir=/a\\:/b'), ['/a:/b']);
+});
+
+refuse.run();

@@ -1,6 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {chooseStrategy, launchArgv, maskView, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
+import {chooseStrategy, hasNativeOverlay, launchArgv, maskView, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
+import {throwsJail} from '../helpers/errors.js';
 
 const choose = suite('chooseStrategy');
 
@@ -92,3 +93,38 @@ launch('should refuse an allowlist mask without the root mount', () => {
 });
 
 launch.run();
+
+// ---
+
+const each = suite('chooseStrategy and launchArgv, each branch');
+
+each('should take a forced strategy that can work, and name the reason of one that cannot', () => {
+  assert.is(chooseStrategy('root', {isRoot: true}), 'root');
+  assert.is(chooseStrategy('userns', {isRoot: false}), 'userns');
+  throwsJail(() => chooseStrategy('root', {isRoot: false}), 'usage', '--mount-with root needs real root; run as root or use --mount-with userns');
+  throwsJail(() => chooseStrategy('userns', {isRoot: true, usernsUnavailable: 'switched off here'}), 'missing-tool', /^switched off here$/);
+  throwsJail(() => chooseStrategy('bwrap', {isRoot: false}), 'missing-tool', 'bubblewrap (unknown version) cannot mount overlays itself: that needs bubblewrap 0.11.0 or later');
+  throwsJail(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off'}), 'missing-tool', /^off; alternatively install bubblewrap 0\.11\.0 or later, which mounts the overlay itself$/);
+  assert.not.ok(hasNativeOverlay(undefined));
+  assert.ok(hasNativeOverlay([1, 0, 0]));
+});
+
+each('should mount, then exec the rest, in a script that gets every path as an argument', () => {
+  assert.is(MOUNT_SCRIPT, 'mount -t overlay -o "$1" overlay "$2" || exit 125; shift 2; exec "$@"');
+});
+
+each('should refuse allowlist masks anywhere but the root mount, saying why', () => {
+  const view = maskView('allowlist', '/cache/masks/k/layer', '/nix/store');
+  throwsJail(() => launchArgv({...spec('userns'), view}), 'usage', 'allowlist masks need real root: trusted.overlay attributes are ignored in a user namespace');
+  throwsJail(() => launchArgv({...spec('bwrap'), view}), 'usage', 'bubblewrap cannot mount an allowlist mask itself: use --mount-with root');
+});
+
+each('should bind the merged directory itself for a whiteout mask', () => {
+  const argv = launchArgv(spec('root'));
+  assert.is(argv[argv.indexOf('--ro-bind') + 1], '/cache/masks/k/merged');
+  const overlay = launchArgv(spec('bwrap'));
+  assert.ok(overlay.includes('--ro-overlay'));
+  assert.not.ok(overlay.includes('--ro-bind'));
+});
+
+each.run();
