@@ -94,6 +94,7 @@ each('should say which option is wrong, and how', () => {
   throwsJail(() => splitArgv(['--also'], specs, false), 'usage', 'option --also needs a value');
   throwsJail(() => splitArgv(['--also', '-x'], specs, false), 'usage', 'option --also needs a value, got "-x" (write --also=-x if you mean it)');
   throwsJail(() => splitArgv(['--no-json=1'], specs, false), 'usage', 'option --json takes no value');
+  throwsJail(() => splitArgv(['--xy-json'], specs, false), 'usage', 'unknown option --xy-json (see --help)');
 });
 
 each('should negate a switch with --no-, keep a real --no- name, and check choices', () => {
@@ -102,6 +103,7 @@ each('should negate a switch with --no-, keep a real --no- name, and check choic
   assert.equal(parseFlags(['--no-cache'], spec), {json: true, noCache: true, mode: 'auto'});
   assert.equal(parseFlags(['--json', '--mode=whiteout'], spec), {json: true, noCache: false, mode: 'whiteout'});
   assert.equal(parseFlags(['--help', '--version'], spec), {json: true, noCache: false, mode: 'auto'}, 'help and version are left to meow');
+  assert.equal(parseFlags(['--xy-json', '--no-mode=whiteout'], spec), {json: true, noCache: false, mode: 'auto'}, 'only --no- negates, and only a switch');
   throwsJail(() => parseFlags(['--mode=fast'], spec), 'usage', '--mode must be one of auto, whiteout, got "fast"');
 });
 

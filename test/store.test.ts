@@ -1,7 +1,8 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {JailError} from '../src/errors.js';
-import {entryOfListedPath, entryOfPath, isValidEntryName, pathBelowEntry, storePrefixes} from '../src/store.js';
+import {checkedEntryOfListedPath, entryOfListedPath, entryOfPath, isValidEntryName, pathBelowEntry, storePrefixes} from '../src/store.js';
+import {throwsJail} from './helpers/errors.js';
 
 const entryOf = suite('entryOfPath');
 
@@ -29,6 +30,12 @@ entryOf('should match under either prefix when the store lives elsewhere', () =>
   assert.is(entryOfPath('/srv/store/abc-x/bin', prefixes), 'abc-x');
   assert.is(entryOfPath('/nix/store/abc-x/bin', prefixes), 'abc-x');
   assert.is(pathBelowEntry('/srv/store/abc-x/bin/y', prefixes), 'bin/y');
+  assert.is(pathBelowEntry('/nix/store/./abc-x/./bin//y', ['/nix/store']), 'bin/y');
+  assert.is(pathBelowEntry('/nix/store/abc-x', ['/nix/store']), '');
+  assert.is(pathBelowEntry('/nix/store', ['/nix/store']), '');
+  assert.is(pathBelowEntry('/nix/storex/abc-x/bin', ['/nix/store']), '');
+  assert.is(pathBelowEntry('/other/abc-x/bin', ['/nix/store']), '');
+  assert.equal(storePrefixes('/nix/store'), ['/nix/store']);
 });
 
 entryOf.run();
@@ -71,3 +78,17 @@ listed('should refuse paths outside the store and paths with ..', () => {
 });
 
 listed.run();
+
+// ---
+
+const bare = suite('checkedEntryOfListedPath');
+
+bare('should take a bare entry name only as newer nix path-info spells references: hash, dash, name', () => {
+  const hash = '0'.repeat(32);
+  assert.is(checkedEntryOfListedPath(`${hash}-hello`, ['/nix/store'], 'g'), `${hash}-hello`);
+  for (const bad of ['hello', `${hash}-x/y`, `x-${hash}-hello`, `${'0'.repeat(31)}-short`]) {
+    throwsJail(() => checkedEntryOfListedPath(bad, ['/nix/store'], 'g'), 'bad-closure', `g: not an absolute store path: ${JSON.stringify(bad)}`);
+  }
+});
+
+bare.run();

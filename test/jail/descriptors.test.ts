@@ -2,6 +2,7 @@ import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {controlDescriptors, isCloseOnExec, isRuntimeDescriptor, parseKeepFd} from '../../src/jail/descriptors.js';
 import {stdioTable} from '../../src/jail/run.js';
+import {throwsJail} from '../helpers/errors.js';
 
 const flags = suite('fdinfo flags');
 
@@ -38,9 +39,9 @@ numbers('should give bubblewrap the lowest numbers no kept descriptor uses', () 
 numbers('should accept numbers above 2 only', () => {
   assert.is(parseKeepFd('240'), 240);
   assert.is(parseKeepFd('3'), 3);
-  for (const bad of ['0', '1', '2']) assert.throws(() => parseKeepFd(bad), /descriptors 0, 1 and 2 always reach the program/);
-  for (const bad of ['', '-1', '3a', '0x10', ' 5', '1e3']) assert.throws(() => parseKeepFd(bad), /--keep-fd needs a descriptor number/);
-  assert.throws(() => parseKeepFd('99999999999999999999'), /not a descriptor number/);
+  for (const bad of ['0', '1', '2']) throwsJail(() => parseKeepFd(bad), 'usage', `--keep-fd ${bad}: descriptors 0, 1 and 2 always reach the program`);
+  for (const bad of ['', '-1', '3a', '0x10', ' 5', '1e3']) throwsJail(() => parseKeepFd(bad), 'usage', `--keep-fd needs a descriptor number, got ${JSON.stringify(bad)}`);
+  throwsJail(() => parseKeepFd('99999999999999999999'), 'usage', '--keep-fd 99999999999999999999: not a descriptor number');
 });
 
 numbers('should share kept descriptors at their own numbers and leave the others out', () => {
