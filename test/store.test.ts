@@ -86,7 +86,7 @@ const bare = suite('checkedEntryOfListedPath');
 bare('should take a bare entry name only as newer nix path-info spells references: hash, dash, name', () => {
   const hash = '0'.repeat(32);
   assert.is(checkedEntryOfListedPath(`${hash}-hello`, ['/nix/store'], 'g'), `${hash}-hello`);
-  for (const bad of ['hello', `${hash}-x/y`, `x-${hash}-hello`, `${'0'.repeat(31)}-short`]) {
+  for (const bad of ['hello', `${hash}-x/y`, `x-${hash}-hello`, `${'0'.repeat(31)}-short`, `${hash}-two\nlines`, `${hash}-nul\0`]) {
     throwsJail(() => checkedEntryOfListedPath(bad, ['/nix/store'], 'g'), 'bad-closure', `g: not an absolute store path: ${JSON.stringify(bad)}`);
   }
 });
