@@ -93,7 +93,7 @@ export const assertRunnable = (program: string, jail: JailFiles): void => {
     let next: string | undefined;
     try {
       // A symlink may lead into another store entry, which must be in the closure too.
-      const real = path.relative(jail.storeDir, fs.realpathSync(host));
+      const real = path.relative(jail.storeDir, fs.realpathSync.native(host));
       const realEntry = real.split(path.sep)[0]!;
       if (!real.startsWith('..') && !jail.closure.has(realEntry)) {
         throw new JailError('cannot-run', `${program} cannot run in the jail: ${current} leads to ${JAIL_STORE}/${realEntry}, which is not in the closure`, EXIT_CANNOT_RUN);
