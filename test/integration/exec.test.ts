@@ -151,7 +151,8 @@ for (const caller of callers) {
   jailTest('should answer 137 and leave nothing behind when bubblewrap itself is SIGKILLed', async () => {
     const marker = `noj-killed-bwrap-${process.pid}-${Date.now()}`;
     const before = mountTable();
-    const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c', `echo ready; exec sleep 600 ${marker}`]);
+    // The marker is the program's $0, in its command line for pgrep to find.
+    const child = caller.spawn(['exec', '--cache-dir', cache, '--', sh(), '-c', 'echo ready; while :; do sleep 1; done', marker]);
     const exited = new Promise<number | null>(resolve => child.on('close', resolve));
     await within(30_000, 'the program to start', new Promise<void>(resolve => child.stdout!.on('data', chunk => String(chunk).includes('ready') && resolve())));
     // The tool's only child is the launch command, which by now is bubblewrap's monitor.
