@@ -11,6 +11,7 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v setfattr >/dev/null || missing+=(attr)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)  # the TIOCSTI test builds a static C program
 command -v tmux >/dev/null || missing+=(tmux)         # the terminal tests type Ctrl-C, Ctrl-Z, ...
+command -v patchelf >/dev/null || missing+=(patchelf) # real programs: Debian's binaries patched into the store
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2

@@ -78,3 +78,65 @@ export const addStorePath = (name: string, content = `${name}\n`): string => {
     fs.rmSync(dir, {recursive: true, force: true});
   }
 };
+
+export interface DebianPrograms {
+  /** The store path holding bin/NAME for each program. */
+  programs: string;
+  /** The store path of their dynamic loader and libraries. */
+  libraries: string;
+  /** The dynamic loader the programs name (PT_INTERP). */
+  loader: string;
+}
+
+const debianBuilt = new Map<string, DebianPrograms>();
+
+/**
+ * Real, dynamically linked programs in the store, made from Debian's binaries: their libraries
+ * (found with ldd) go into one store path with RUNPATH $ORIGIN, the programs are patched with
+ * patchelf to that path's loader and libraries, and a busybox derivation copies them into the
+ * store, so Nix records the libraries as their reference. Inside a jail they find nothing of
+ * the host's /lib: only what their closure holds.
+ */
+export const debianPrograms = (names: readonly string[]): DebianPrograms => {
+  const key = names.join(' ');
+  const known = debianBuilt.get(key);
+  if (known) return known;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-debian-'));
+  try {
+    const binaries = names.map(name => execFileSync('sh', ['-c', `command -v ${name}`], {encoding: 'utf8'}).trim());
+    const libs = new Set<string>();
+    for (const binary of binaries) {
+      for (const line of execFileSync('ldd', [binary], {encoding: 'utf8'}).split('\n')) {
+        const found = /(\/\S+) \(0x/.exec(line)?.[1];
+        if (found !== undefined) libs.add(found);
+      }
+    }
+    const libDir = path.join(dir, 'noj-debian-libs');
+    fs.mkdirSync(libDir);
+    let loader = '';
+    for (const lib of libs) {
+      const target = path.join(libDir, path.basename(lib));
+      fs.copyFileSync(fs.realpathSync(lib), target);
+      fs.chmodSync(target, 0o755);
+      if (/^ld-linux/.test(path.basename(lib))) loader = path.basename(lib);
+      else execFileSync('patchelf', ['--set-rpath', '$ORIGIN', target]);
+    }
+    const libraries = nix('nix-store', ['--add', libDir]);
+    const prepared = path.join(dir, 'noj-debian-prepared');
+    fs.mkdirSync(path.join(prepared, 'bin'), {recursive: true});
+    for (const [index, binary] of binaries.entries()) {
+      const target = path.join(prepared, 'bin', names[index]!);
+      fs.copyFileSync(binary, target);
+      fs.chmodSync(target, 0o755);
+      execFileSync('patchelf', ['--set-interpreter', path.join(libraries, loader), '--set-rpath', libraries, target]);
+    }
+    const programs = nix('nix-build', [path.join(ROOT, 'fixtures/nix/prepared.nix'), '--no-out-link', ...NO_SUBSTITUTES,
+      '--argstr', 'busybox', busyboxStorePath(), '--argstr', 'prepared', nix('nix-store', ['--add', prepared]),
+      '--argstr', 'uses', libraries, '--argstr', 'name', 'noj-debian-programs']);
+    const built: DebianPrograms = {programs, libraries, loader: path.join(libraries, loader)};
+    debianBuilt.set(key, built);
+    return built;
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true});
+  }
+};
