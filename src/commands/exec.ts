@@ -12,7 +12,7 @@ import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js'
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
-import {assertKeepable, closeInheritedDescriptors, controlDescriptors} from '../jail/descriptors.js';
+import {assertKeepable, controlDescriptors} from '../jail/descriptors.js';
 import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
@@ -207,7 +207,6 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     if (registration === undefined) continue;
     try {
       const {runJail} = await import('../jail/run.js');
-      closeInheritedDescriptors(options.keepFd);
       const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: new Map([[plan.seccompFd, ttyInjectionFilter()]]), keep: options.keepFd});
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
       return outcome.exitCode;

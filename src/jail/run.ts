@@ -21,6 +21,7 @@
 import childProcess from 'node:child_process';
 import os from 'node:os';
 import {EXIT_TOOL_FAILURE, JailError} from '../errors.js';
+import {closeInheritedDescriptors} from './descriptors.js';
 import {releaseHungUpTerminal} from './terminal.js';
 
 const RELAYED = ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
@@ -62,6 +63,9 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): boolean => {
 export const runJail = (argv: readonly string[], descriptors: JailDescriptors): Promise<JailOutcome> =>
   new Promise((resolve, reject) => {
     const {statusFd, inputs} = descriptors;
+    // The program gets 0-2 and the kept descriptors only: every other one this process
+    // inherited would pass through the launch command into the jail.
+    closeInheritedDescriptors(descriptors.keep);
     // detached: setsid() before exec, so no bubblewrap process receives the terminal's signals.
     const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio: stdioTable(descriptors), detached: true});
     for (const [fd, data] of inputs) {
