@@ -209,6 +209,12 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
       const {runJail} = await import('../jail/run.js');
       const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: new Map([[plan.seccompFd, ttyInjectionFilter()]]), keep: options.keepFd});
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
+      // Started, but bubblewrap reported no exit status of the program and failed: the program
+      // never ran (its execvp failed, or the sandbox's set-up did), which its own `exit 1`
+      // could not be told from.
+      if (!outcome.reported && outcome.exitCode === 1) {
+        throw new JailError('cannot-run', `${options.argv[0]} could not be started in the jail (see bubblewrap's message above)`, EXIT_CANNOT_RUN);
+      }
       return outcome.exitCode;
     } finally {
       registration.release();

@@ -28,8 +28,13 @@ const RELAYED = ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTERM', 'SIGUSR1', 'SIGUSR2',
 
 export interface JailOutcome {
   exitCode: number;
-  /** Whether the program started (bubblewrap reported its pid). */
+  /** Whether the sandbox started (bubblewrap reported its pid). */
   started: boolean;
+  /**
+   * Whether bubblewrap reported the program's exit status. It does not when the sandbox's
+   * set-up or its execvp of the program failed (bubblewrap then exits 1 after its message).
+   */
+  reported: boolean;
 }
 
 export interface JailDescriptors {
@@ -122,10 +127,11 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors): 
       cleanup();
       releaseHungUpTerminal();
       const started = jailGroup !== undefined;
+      const reported = bwrapExit !== undefined;
       if (signal !== null) {
-        resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started});
+        resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started, reported});
         return;
       }
-      resolve({exitCode: bwrapExit ?? code ?? EXIT_TOOL_FAILURE, started});
+      resolve({exitCode: bwrapExit ?? code ?? EXIT_TOOL_FAILURE, started, reported});
     });
   });

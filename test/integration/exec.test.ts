@@ -315,6 +315,14 @@ faultTest('should answer 126, naming what is missing, for a program whose interp
   const host = run(['exec', '--cache-dir', cache, '--', `${hostScript}/bin/tool`]);
   assert.is(host.status, 126);
   assert.match(host.stderr, 'its interpreter /bin/sh is outside /nix/store and not bound in');
+  // With --bwrap-arg the check cannot see every path, so the exec really fails inside: still
+  // 126 (bubblewrap reports no exit status of a program it could not start), not the 1 it
+  // exits with.
+  const failed = run(['exec', '--cache-dir', cache, '--bwrap-arg=--setenv', '--bwrap-arg=X', '--bwrap-arg=1', '--', `${hostScript}/bin/tool`]);
+  assert.is(failed.status, 126, failed.stderr);
+  assert.match(failed.stderr, /bwrap: execvp .*\n.*nix-overlay-jail: .*tool could not be started in the jail \(see bubblewrap's message above\)\n$/);
+  // A program's own exit 1 stays 1.
+  assert.is(run(['exec', '--cache-dir', cache, '--', `${fixture.app}/bin/sh`, '-c', 'exit 1']).status, 1);
   tally('input', 4);
 });
 
