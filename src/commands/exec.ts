@@ -13,6 +13,7 @@ import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
 import {assertKeepable, controlDescriptors} from '../jail/descriptors.js';
+import {callerIdentity, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
@@ -51,7 +52,8 @@ export interface ExecOptions {
 export interface ExecPlan {
   argv: string[];
   statusFd: number;
-  seccompFd: number;
+  /** What bubblewrap reads, by descriptor: the seccomp filter, /etc/passwd and /etc/group. */
+  inputs: Map<number, Buffer>;
   key: string;
   cacheDir: string;
   /** The opened cache (undefined for --dry-run, which writes nothing). */
@@ -120,7 +122,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const binds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
   const setenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
-  const {statusFd, seccompFd} = controlDescriptors(options.keepFd);
+  const {statusFd, seccompFd, passwdFd, groupFd} = controlDescriptors(options.keepFd);
 
   const isRoot = process.getuid?.() === 0;
   const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
@@ -182,9 +184,12 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       statusFd,
       seccompFd,
       terminal: controllingTerminal(),
+      files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}],
     },
   });
-  return {argv, statusFd, seccompFd, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
+  const identity = identityFiles(callerIdentity(options.env['HOME']));
+  const inputs = new Map([[seccompFd, ttyInjectionFilter()], [passwdFd, Buffer.from(identity.passwd)], [groupFd, Buffer.from(identity.group)]]);
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -207,7 +212,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     if (registration === undefined) continue;
     try {
       const {runJail} = await import('../jail/run.js');
-      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: new Map([[plan.seccompFd, ttyInjectionFilter()]]), keep: options.keepFd});
+      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd});
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
       // Started, but bubblewrap reported no exit status of the program and failed: the program
       // never ran (its execvp failed, or the sandbox's set-up did), which its own `exit 1`

@@ -41,6 +41,8 @@ export interface JailSpec {
   seccompFd?: number | undefined;
   /** The caller's terminal device, bound at the jail's /dev/tty (see run.ts). */
   terminal?: string | undefined;
+  /** Files bubblewrap writes read-only into the jail from descriptors (/etc/passwd, /etc/group). */
+  files?: ReadonlyArray<{fd: number; dest: string}> | undefined;
 }
 
 /** Split `SRC[:DEST]` as typed; DEST is the part after the last colon when it is absolute. */
@@ -128,6 +130,7 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   // Without a controlling terminal /dev/tty would not open: make it the caller's terminal.
   if (spec.terminal !== undefined) args.push('--dev-bind', spec.terminal, '/dev/tty');
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
+  for (const file of spec.files ?? []) args.push('--ro-bind-data', String(file.fd), file.dest);
   for (const bind of spec.binds) args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
   if (spec.chdir !== undefined) args.push('--chdir', spec.chdir);
   args.push('--clearenv');

@@ -34,14 +34,15 @@ export const isRuntimeDescriptor = (target: string, fdinfo: string): boolean =>
   (target.startsWith('pipe:') && (fdinfoFlags(fdinfo) & (O_CLOEXEC | O_NONBLOCK)) === (O_CLOEXEC | O_NONBLOCK));
 
 /**
- * The descriptors bubblewrap reads its seccomp filter from and reports on: the lowest numbers
- * above 2 that no kept descriptor uses, so a kept one arrives at its own number.
+ * The descriptors bubblewrap reports on and reads from (its seccomp filter, the jail's
+ * /etc/passwd and /etc/group): the lowest numbers above 2 that no kept descriptor uses, so a
+ * kept one arrives at its own number.
  */
-export const controlDescriptors = (keep: readonly number[]): {statusFd: number; seccompFd: number} => {
+export const controlDescriptors = (keep: readonly number[]): {statusFd: number; seccompFd: number; passwdFd: number; groupFd: number} => {
   const taken = new Set(keep);
   const free: number[] = [];
-  for (let fd = 3; free.length < 2; fd++) if (!taken.has(fd)) free.push(fd);
-  return {statusFd: free[0]!, seccompFd: free[1]!};
+  for (let fd = 3; free.length < 4; fd++) if (!taken.has(fd)) free.push(fd);
+  return {statusFd: free[0]!, seccompFd: free[1]!, passwdFd: free[2]!, groupFd: free[3]!};
 };
 
 /** Parse one --keep-fd value: a descriptor number above 2. */

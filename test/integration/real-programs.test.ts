@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import {baseNames, tempDir} from '../helpers/cli.js';
 import {mountingWays} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
-import {debianPrograms} from '../helpers/nix.js';
+import {buildFixture, debianPrograms} from '../helpers/nix.js';
 import {closureFile} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
 
@@ -49,14 +49,30 @@ for (const caller of mountingWays) {
     assert.equal(result.stdout.trim().split('\n').sort(), ['.', '..', ...baseNames([programs, libraries])].sort());
   });
 
-  realTest('should run as the caller: id reports the caller\'s own uid and gid', () => {
+  realTest('should run as the caller, by name: id reports the caller\'s uid, user and group', () => {
     const {programs} = debianPrograms(['ls', 'id']);
-    const expected = caller.user
-      ? execFileSync('id', ['-u', TEST_USER], {encoding: 'utf8'}).trim()
-      : '0';
+    const who = caller.user ? TEST_USER : 'root';
+    const expected = ['-u', '-un', '-gn'].map(flag => execFileSync('id', [flag, who], {encoding: 'utf8'}).trim()).join(' ');
     const result = exec(['--', `${programs}/bin/id`, '-u']);
     assert.is(result.status, 0, result.stderr);
-    assert.is(result.stdout.trim(), expected);
+    const names = ['-un', '-gn'].map(flag => exec(['--', `${programs}/bin/id`, flag]).stdout.trim());
+    assert.is([result.stdout.trim(), ...names].join(' '), expected);
+  });
+
+  realTest('should give the jail an /etc/passwd and /etc/group of root, the caller and nobody only', () => {
+    const fixture = buildFixture();
+    const result = exec(['--', `${fixture.app}/bin/sh`, '-c', 'cat /etc/passwd; echo --; cat /etc/group; echo --; echo $HOME']);
+    assert.is(result.status, 0, result.stderr);
+    const [passwd, group, home] = result.stdout.split('--\n') as [string, string, string];
+    const uid = Number(execFileSync('id', ['-u', caller.user ? TEST_USER : 'root'], {encoding: 'utf8'}));
+    const gid = Number(execFileSync('id', ['-g', caller.user ? TEST_USER : 'root'], {encoding: 'utf8'}));
+    const names = passwd.trim().split('\n').map(line => line.split(':')[0]);
+    assert.equal(names, caller.user ? ['root', TEST_USER, 'nobody'] : ['root', 'nobody']);
+    assert.ok(passwd.includes(`:x:${uid}:${gid}::${home.trim()}:`), passwd);
+    assert.equal(group.trim().split('\n').map(line => line.split(':').slice(0, 3).join(':')),
+      caller.user ? ['root:x:0', `${execFileSync('id', ['-gn', TEST_USER], {encoding: 'utf8'}).trim()}:x:${gid}`, 'nogroup:x:65534'] : ['root:x:0', 'nogroup:x:65534']);
+    assert.not.match(passwd, /daemon|sshd|_apt/, 'nothing else of the host\'s');
+    tally('escape', 1);
   });
 
   realTest('should refuse, with 126, a program whose loader and libraries are not in the closure', () => {

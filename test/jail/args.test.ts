@@ -2,6 +2,7 @@ import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import {bwrapArgs, closureSearchPath, jailEnvironment, parseBind, parseSetenv, type JailSpec} from '../../src/jail/args.js';
+import {identityFiles} from '../../src/jail/identity.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const base: JailSpec = {
@@ -178,3 +179,34 @@ refusals('should take NAME=VALUE with a name as the shell spells it', () => {
 });
 
 refusals.run();
+
+// ---
+
+const identity = suite('the jail\'s /etc/passwd and /etc/group');
+
+identity('should hold root, the caller with the jail\'s home, and nobody, once each', () => {
+  assert.equal(identityFiles({user: 'alice', uid: 1000, group: 'users', gid: 100, home: '/home/alice'}), {
+    passwd: 'root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n',
+    group: 'root:x:0:\nusers:x:100:\nnogroup:x:65534:\n',
+  });
+  assert.equal(identityFiles({user: 'root', uid: 0, group: 'root', gid: 0, home: '/root'}), {
+    passwd: 'root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n',
+    group: 'root:x:0:\nnogroup:x:65534:\n',
+  });
+});
+
+identity('should not let a name or a home break the line format', () => {
+  const files = identityFiles({user: 'a:b', uid: 1001, group: 'g\nroot:x:0:', gid: 1002, home: '/h:x'});
+  assert.match(files.passwd, /^1001:x:1001:1002::\/:\/bin\/sh$/m);
+  assert.match(files.group, /^1002:x:1002:$/m);
+  assert.is(files.passwd.split('\n').length, 4);
+  assert.is(files.group.split('\n').length, 4);
+});
+
+identity('should give bubblewrap the files by descriptor, read-only', () => {
+  const argv = bwrapArgs({...base, files: [{fd: 5, dest: '/etc/passwd'}, {fd: 6, dest: '/etc/group'}]});
+  const at = argv.indexOf('--ro-bind-data');
+  assert.equal(argv.slice(at, at + 6), ['--ro-bind-data', '5', '/etc/passwd', '--ro-bind-data', '6', '/etc/group']);
+});
+
+identity.run();

@@ -30,10 +30,10 @@ flags.run();
 const numbers = suite('descriptor numbers');
 
 numbers('should give bubblewrap the lowest numbers no kept descriptor uses', () => {
-  assert.equal(controlDescriptors([]), {statusFd: 3, seccompFd: 4});
-  assert.equal(controlDescriptors([3]), {statusFd: 4, seccompFd: 5});
-  assert.equal(controlDescriptors([4, 3, 6]), {statusFd: 5, seccompFd: 7});
-  assert.equal(controlDescriptors([240]), {statusFd: 3, seccompFd: 4});
+  assert.equal(controlDescriptors([]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6});
+  assert.equal(controlDescriptors([3]), {statusFd: 4, seccompFd: 5, passwdFd: 6, groupFd: 7});
+  assert.equal(controlDescriptors([4, 3, 6]), {statusFd: 5, seccompFd: 7, passwdFd: 8, groupFd: 9});
+  assert.equal(controlDescriptors([240]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6});
 });
 
 numbers('should accept numbers above 2 only', () => {

@@ -1,0 +1,52 @@
+/**
+ * Who the jail says its user is: an /etc/passwd and /etc/group written for it, holding only
+ * the caller's own user and group (with the home directory the jail uses), root and nobody,
+ * so that id, whoami, ssh and git find a name for the uid they run as. Never the host's files.
+ * The texts are pure; reading the caller's names from the host is the one edge here.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+
+export interface Identity {
+  user: string;
+  uid: number;
+  group: string;
+  gid: number;
+  home: string;
+}
+
+const NOBODY = 65534;
+
+/** A name safe in a colon-separated line (a field cannot hold a colon or a line end). */
+const field = (text: string, fallback: string): string => (text === '' || /[:\n\r\0]/.test(text) ? fallback : text);
+
+/** The jail's /etc/passwd and /etc/group for the caller. */
+export const identityFiles = (who: Identity): {passwd: string; group: string} => {
+  const user = field(who.user, String(who.uid));
+  const group = field(who.group, String(who.gid));
+  const home = field(who.home, '/');
+  // One line per id, the first kept: root stays root, and the caller is named as on the host.
+  const users = new Map<number, string>();
+  for (const [name, uid, gid, dir] of [['root', 0, 0, '/root'], [user, who.uid, who.gid, home], ['nobody', NOBODY, NOBODY, '/']] as const) {
+    if (!users.has(uid)) users.set(uid, `${name}:x:${uid}:${gid}::${dir}:/bin/sh\n`);
+  }
+  const groups = new Map<number, string>();
+  for (const [name, gid] of [['root', 0], [group, who.gid], ['nogroup', NOBODY]] as const) {
+    if (!groups.has(gid)) groups.set(gid, `${name}:x:${gid}:\n`);
+  }
+  return {passwd: [...users.values()].join(''), group: [...groups.values()].join('')};
+};
+
+/** The caller's names from the host (getpwuid, and /etc/group for the group's name). */
+export const callerIdentity = (home: string | undefined): Identity => {
+  const info = os.userInfo();
+  const gid = info.gid;
+  let group = String(gid);
+  try {
+    const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find(entry => entry.split(':')[2] === String(gid));
+    if (line !== undefined) group = line.split(':')[0]!;
+  } catch {
+    // no /etc/group: the number stands for the name
+  }
+  return {user: info.username, uid: info.uid, group, gid, home: home ?? info.homedir};
+};
