@@ -74,6 +74,7 @@ const execFlags: Flags = {
   chdir: {type: 'string'},
   bwrapArg: {type: 'string', isMultiple: true},
   keepFd: {type: 'string', isMultiple: true},
+  home: {type: 'string'},
   dryRun: {type: 'boolean', default: false},
 };
 
@@ -104,6 +105,7 @@ const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
   chdir: flags['chdir'] as string | undefined,
   bwrapArg: asStrings(flags['bwrapArg']),
   keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
+  home: flags['home'] as string | undefined,
   dryRun: Boolean(flags['dryRun']),
   env: process.env,
 });
@@ -226,6 +228,8 @@ ${MASK_HELP}
     --ro-bind SRC[:DEST]     bind a host path read-only (repeatable)
     --chdir DIR              start in DIR inside the jail
     --bwrap-arg ARG          pass ARG to bubblewrap (repeatable; --bwrap-arg=--foo)
+    --home DIR               keep DIR between runs as the jail's $HOME, read-write (made with
+                             mode 0700 if missing); without it $HOME is empty in every jail
     --keep-fd N              pass the caller's descriptor N to the program at the same number
                              (repeatable); every other descriptor above 2 is closed first
     --dry-run                print the command that would run, one argument per line, and stop

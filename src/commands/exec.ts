@@ -10,8 +10,8 @@ import path from 'node:path';
 import {closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure/cache.js';
 import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js';
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
-import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
-import {closureSearchPath, jailEnvironment, parseBind, parseSetenv} from '../jail/args.js';
+import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError, reason} from '../errors.js';
+import {closureSearchPath, jailEnvironment, parseBind, parseSetenv, type Bind} from '../jail/args.js';
 import {assertKeepable, controlDescriptors} from '../jail/descriptors.js';
 import {callerIdentity, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
@@ -44,6 +44,8 @@ export interface ExecOptions {
   bwrapArg: string[];
   /** Descriptors passed to the program at their own numbers; every other one above 2 is closed. */
   keepFd: number[];
+  /** A host directory kept between runs as the jail's $HOME, read-write (made 0700 if missing). */
+  home?: string | undefined;
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -92,6 +94,25 @@ export const resolveCommand = (command: string, storeDir: string, searchPath: st
   return {entry: resolved.entry, given, jailPath};
 };
 
+/**
+ * --home DIR: DIR bound read-write at the jail's $HOME (the caller's, as the jail's passwd
+ * names it; DIR itself when there is none), made with mode 0700 if it does not exist yet
+ * (not by --dry-run, which writes nothing).
+ */
+const homeBind = (dir: string | undefined, jailHome: string | undefined, dryRun: boolean): Bind[] => {
+  if (dir === undefined) return [];
+  const source = path.resolve(dir);
+  try {
+    if (!dryRun && !fs.existsSync(source)) fs.mkdirSync(source, {recursive: true, mode: 0o700});
+    if (fs.existsSync(source) && !fs.statSync(source).isDirectory()) throw new JailError('usage', `--home ${source}: not a directory`);
+  } catch (error) {
+    if (error instanceof JailError) throw error;
+    throw new JailError('usage', `--home ${source}: ${reason(error)}`);
+  }
+  const dest = jailHome !== undefined && path.isAbsolute(jailHome) && jailHome !== '/' ? jailHome : source;
+  return [{source, dest, readOnly: false}];
+};
+
 /** The closure, from the closure cache when the command alone decides it. */
 const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, cacheDir: string, entry: string, given: string) => {
   const storeDir = path.resolve(options.storeDir);
@@ -119,7 +140,12 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail exec [options] [--] COMMAND [ARG...])');
   const storeDir = path.resolve(options.storeDir);
   assertStoreDir(storeDir);
-  const binds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
+  const jailHome = options.env['HOME'];
+  const binds = [
+    ...homeBind(options.home, jailHome, options.dryRun),
+    ...options.bind.map(value => parseBind(value, false)),
+    ...options.roBind.map(value => parseBind(value, true)),
+  ];
   const setenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
   const {statusFd, seccompFd, passwdFd, groupFd} = controlDescriptors(options.keepFd);
@@ -179,7 +205,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       shareNet: options.shareNet,
       binds,
       chdir: options.chdir,
-      home: options.env['HOME'],
+      home: jailHome,
       extra: options.bwrapArg,
       statusFd,
       seccompFd,

@@ -5,6 +5,7 @@
  * tool refuses to start them (126), naming the dynamic loader.
  */
 import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,6 +83,26 @@ for (const caller of mountingWays) {
     assert.is(result.status, 126, result.stderr);
     assert.match(result.stderr, `its interpreter ${loader} is not in the closure`);
     tally('input', 1);
+  });
+
+  realTest('should keep --home DIR between runs as the jail\'s $HOME, made 0700 when missing', () => {
+    const fixture = buildFixture();
+    const dir = path.join(tempDir('home', caller.user ? TEST_USER : undefined), 'kept', 'home');
+    const first = exec(['--home', dir, '--', `${fixture.app}/bin/sh`, '-c', 'echo "from the first run" > "$HOME/kept.txt"; echo "$HOME"']);
+    assert.is(first.status, 0, first.stderr);
+    assert.is(fs.statSync(dir).mode & 0o777, 0o700);
+    assert.is(fs.statSync(dir).uid, Number(execFileSync('id', ['-u', caller.user ? TEST_USER : 'root'], {encoding: 'utf8'})));
+    const second = exec(['--home', dir, '--', `${fixture.app}/bin/sh`, '-c', 'cat "$HOME/kept.txt"']);
+    assert.is(second.status, 0, second.stderr);
+    assert.is(second.stdout, 'from the first run\n');
+    assert.is(fs.readFileSync(path.join(dir, 'kept.txt'), 'utf8'), 'from the first run\n');
+    // Without --home the jail's $HOME is empty again.
+    assert.is(exec(['--', `${fixture.app}/bin/sh`, '-c', 'ls -A "$HOME" | wc -l']).stdout.trim(), '0');
+    const file = path.join(path.dirname(dir), 'a-file');
+    fs.writeFileSync(file, '');
+    const refused = exec(['--home', file, '--', `${fixture.app}/bin/sh`, '-c', 'true']);
+    assert.is(refused.status, 125);
+    assert.match(refused.stderr, /^nix-overlay-jail: --home .*a-file: not a directory\n$/);
   });
 
   real.run();
