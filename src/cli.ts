@@ -75,6 +75,7 @@ const execFlags: Flags = {
   bwrapArg: {type: 'string', isMultiple: true},
   keepFd: {type: 'string', isMultiple: true},
   home: {type: 'string'},
+  noSystemLinks: {type: 'boolean', default: false},
   dryRun: {type: 'boolean', default: false},
 };
 
@@ -106,6 +107,7 @@ const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
   bwrapArg: asStrings(flags['bwrapArg']),
   keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
   home: flags['home'] as string | undefined,
+  noSystemLinks: Boolean(flags['noSystemLinks']),
   dryRun: Boolean(flags['dryRun']),
   env: process.env,
 });
@@ -228,6 +230,8 @@ ${MASK_HELP}
     --ro-bind SRC[:DEST]     bind a host path read-only (repeatable)
     --chdir DIR              start in DIR inside the jail
     --bwrap-arg ARG          pass ARG to bubblewrap (repeatable; --bwrap-arg=--foo)
+    --no-system-links        make no /bin/sh and /usr/bin/env; by default, when the closure
+                             holds a bin/sh (bin/env), they link to it, the program's own first
     --home DIR               keep DIR between runs as the jail's $HOME, read-write (made with
                              mode 0700 if missing); without it $HOME is empty in every jail
     --keep-fd N              pass the caller's descriptor N to the program at the same number

@@ -11,7 +11,7 @@ import {closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure
 import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js';
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError, reason} from '../errors.js';
-import {closureSearchPath, jailEnvironment, parseBind, parseSetenv, type Bind} from '../jail/args.js';
+import {closureSearchPath, jailEnvironment, parseBind, parseSetenv, systemLinks, type Bind} from '../jail/args.js';
 import {assertKeepable, controlDescriptors} from '../jail/descriptors.js';
 import {callerIdentity, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
@@ -46,6 +46,8 @@ export interface ExecOptions {
   keepFd: number[];
   /** A host directory kept between runs as the jail's $HOME, read-write (made 0700 if missing). */
   home?: string | undefined;
+  /** Make no /bin/sh and /usr/bin/env in the jail, even when the closure has them. */
+  noSystemLinks?: boolean | undefined;
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -192,6 +194,13 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     mountPoint = mask.mountPoint;
   }
   const searchPath = closureSearchPath(closure.roots, binEntries);
+  const links = options.noSystemLinks ? [] : systemLinks(closure.roots, binEntries, (entry, file) => {
+    try {
+      return fs.statSync(path.join(storeDir, entry, file)).isFile();
+    } catch {
+      return false;
+    }
+  });
 
   const argv = launchArgv({
     strategy,
@@ -211,6 +220,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       seccompFd,
       terminal: controllingTerminal(),
       files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}],
+      links,
     },
   });
   const identity = identityFiles(callerIdentity(options.env['HOME']));

@@ -43,6 +43,8 @@ export interface JailSpec {
   terminal?: string | undefined;
   /** Files bubblewrap writes read-only into the jail from descriptors (/etc/passwd, /etc/group). */
   files?: ReadonlyArray<{fd: number; dest: string}> | undefined;
+  /** Symbolic links to make in the jail (/bin/sh and /usr/bin/env into the closure). */
+  links?: ReadonlyArray<{target: string; dest: string}> | undefined;
 }
 
 /** Split `SRC[:DEST]` as typed; DEST is the part after the last colon when it is absolute. */
@@ -75,6 +77,28 @@ export const closureSearchPath = (roots: readonly string[], entriesWithBin: read
   const withBin = new Set(entriesWithBin);
   const ordered = [...new Set([...roots.filter(root => withBin.has(root)), ...[...withBin].sort()])];
   return ordered.map(name => `${JAIL_STORE}/${name}/bin`);
+};
+
+/** The host paths NixOS provides and programs call by name: `/bin/sh` and `/usr/bin/env`. */
+export const SYSTEM_LINKS = [['bin/sh', '/bin/sh'], ['bin/env', '/usr/bin/env']] as const;
+
+/**
+ * Which closure entry provides each system link: the roots' own first, then the rest of the
+ * closure's entries with a bin directory, sorted (the order of the jail's PATH). `has` says
+ * whether an entry holds a file; no entry is ever added for this.
+ */
+export const systemLinks = (
+  roots: readonly string[],
+  entriesWithBin: readonly string[],
+  has: (entry: string, file: string) => boolean,
+): Array<{target: string; dest: string}> => {
+  const order = [...new Set([...roots, ...[...entriesWithBin].sort()])];
+  const links: Array<{target: string; dest: string}> = [];
+  for (const [file, dest] of SYSTEM_LINKS) {
+    const provider = order.find(entry => has(entry, file));
+    if (provider !== undefined) links.push({target: `${JAIL_STORE}/${provider}/${file}`, dest});
+  }
+  return links;
 };
 
 export interface EnvironmentRequest {
@@ -131,6 +155,7 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   if (spec.terminal !== undefined) args.push('--dev-bind', spec.terminal, '/dev/tty');
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
   for (const file of spec.files ?? []) args.push('--ro-bind-data', String(file.fd), file.dest);
+  for (const link of spec.links ?? []) args.push('--symlink', link.target, link.dest);
   for (const bind of spec.binds) args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
   if (spec.chdir !== undefined) args.push('--chdir', spec.chdir);
   args.push('--clearenv');

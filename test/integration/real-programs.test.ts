@@ -105,5 +105,22 @@ for (const caller of mountingWays) {
     assert.match(refused.stderr, /^nix-overlay-jail: --home .*a-file: not a directory\n$/);
   });
 
+  realTest('should give the jail /bin/sh from the closure (and /usr/bin/env only if the closure has one)', () => {
+    const fixture = buildFixture();
+    // The fixture's app has bin/sh (busybox) and nothing has bin/env.
+    const script = 'readlink /bin/sh; /bin/sh -c "echo via /bin/sh"; [ -e /usr/bin/env ] && echo ENV; exit 0';
+    const linked = exec(['--', `${fixture.app}/bin/sh`, '-c', script]);
+    assert.is(linked.status, 0, linked.stderr);
+    assert.is(linked.stdout, `${fixture.app}/bin/sh\nvia /bin/sh\n`);
+    const none = exec(['--no-system-links', '--', `${fixture.app}/bin/sh`, '-c', '[ -e /bin/sh ] && echo SH; exit 0']);
+    assert.is(none.stdout, '');
+    // The Debian programs' closure holds no shell: no /bin/sh, and none is added.
+    const {programs, libraries} = debianPrograms(['ls', 'id']);
+    const bare = exec(['--', `${programs}/bin/ls`, '-1', '/', '/nix/store']);
+    assert.is(bare.status, 0, bare.stderr);
+    assert.not.match(bare.stdout, /^bin$/m);
+    assert.match(bare.stdout, `${path.basename(libraries)}`);
+  });
+
   real.run();
 }

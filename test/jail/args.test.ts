@@ -1,7 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
-import {bwrapArgs, closureSearchPath, jailEnvironment, parseBind, parseSetenv, type JailSpec} from '../../src/jail/args.js';
+import {bwrapArgs, closureSearchPath, jailEnvironment, parseBind, parseSetenv, systemLinks, type JailSpec} from '../../src/jail/args.js';
 import {identityFiles} from '../../src/jail/identity.js';
 import {throwsJail} from '../helpers/errors.js';
 
@@ -210,3 +210,22 @@ identity('should give bubblewrap the files by descriptor, read-only', () => {
 });
 
 identity.run();
+
+// ---
+
+const links = suite('/bin/sh and /usr/bin/env');
+
+links('should link to the program\'s own bin/sh first, then the closure\'s in PATH order, and to nothing that is not there', () => {
+  const files = new Map([['b-bash', ['bin/sh']], ['a-busybox', ['bin/sh', 'bin/env']], ['app', ['bin/sh']], ['c-coreutils', ['bin/env']]]);
+  const has = (entry: string, file: string): boolean => files.get(entry)?.includes(file) ?? false;
+  assert.equal(systemLinks(['app'], ['b-bash', 'a-busybox', 'c-coreutils', 'app'], has), [
+    {target: '/nix/store/app/bin/sh', dest: '/bin/sh'},
+    {target: '/nix/store/a-busybox/bin/env', dest: '/usr/bin/env'},
+  ]);
+  assert.equal(systemLinks(['x'], ['b-bash', 'a-busybox'], has)[0], {target: '/nix/store/a-busybox/bin/sh', dest: '/bin/sh'});
+  assert.equal(systemLinks(['x'], ['x'], has), []);
+  const argv = bwrapArgs({...base, links: [{target: '/nix/store/app/bin/sh', dest: '/bin/sh'}]});
+  assert.equal(argv.slice(argv.indexOf('--symlink'), argv.indexOf('--symlink') + 3), ['--symlink', '/nix/store/app/bin/sh', '/bin/sh']);
+});
+
+links.run();
