@@ -12,6 +12,9 @@ import {JailError} from './errors.js';
 /** Where the store appears inside every jail, whatever directory holds it on the host. */
 export const JAIL_STORE = '/nix/store';
 
+/** What NixOS provides outside the store and programs call by name, with the file of a store entry that can stand for it in a jail. */
+export const SYSTEM_LINKS = [['bin/sh', '/bin/sh'], ['bin/env', '/usr/bin/env']] as const;
+
 export type StoreEntryName = string;
 
 /**

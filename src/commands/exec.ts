@@ -17,7 +17,7 @@ import {callerIdentity, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
-import {entriesWithBin} from '../mask/build.js';
+import {entriesWithBin, isFile, systemFileProviders} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/cache.js';
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
 import {registerJail} from '../mask/usage.js';
@@ -176,6 +176,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   let maskDir: string;
   let maskStatus: ExecPlan['maskStatus'];
   let binEntries: string[];
+  let systemFiles: Record<string, string> | undefined;
   let view: MaskView;
   let mountPoint: string;
   if (cache === undefined) {
@@ -190,17 +191,15 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     maskDir = mask.dir;
     maskStatus = mask.status;
     binEntries = mask.state.binEntries;
+    systemFiles = mask.state.systemFiles;
     view = mask.view;
     mountPoint = mask.mountPoint;
   }
   const searchPath = closureSearchPath(closure.roots, binEntries);
-  const links = options.noSystemLinks ? [] : systemLinks(closure.roots, binEntries, (entry, file) => {
-    try {
-      return fs.statSync(path.join(storeDir, entry, file)).isFile();
-    } catch {
-      return false;
-    }
-  });
+  // The closure's providers come with the mask (found once, when it was built); a mask made
+  // before they were recorded, or none (--dry-run), has them found now.
+  systemFiles ??= systemFileProviders(storeDir, binEntries);
+  const links = options.noSystemLinks ? [] : systemLinks(closure.roots, (entry, file) => isFile(path.join(storeDir, entry, file)), file => systemFiles[file]);
 
   const argv = launchArgv({
     strategy,

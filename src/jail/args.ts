@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import {JailError} from '../errors.js';
-import {JAIL_STORE} from '../store.js';
+import {JAIL_STORE, SYSTEM_LINKS} from '../store.js';
 
 export interface Bind {
   source: string;
@@ -79,23 +79,19 @@ export const closureSearchPath = (roots: readonly string[], entriesWithBin: read
   return ordered.map(name => `${JAIL_STORE}/${name}/bin`);
 };
 
-/** The host paths NixOS provides and programs call by name: `/bin/sh` and `/usr/bin/env`. */
-export const SYSTEM_LINKS = [['bin/sh', '/bin/sh'], ['bin/env', '/usr/bin/env']] as const;
-
 /**
- * Which closure entry provides each system link: the roots' own first, then the rest of the
- * closure's entries with a bin directory, sorted (the order of the jail's PATH). `has` says
- * whether an entry holds a file; no entry is ever added for this.
+ * Which closure entry provides each system link: the roots' own first (`has` says whether a
+ * root holds the file), then `firstInClosure` (the first of the closure's bin entries, sorted
+ * as on the jail's PATH, that holds it). No entry is ever added for this.
  */
 export const systemLinks = (
   roots: readonly string[],
-  entriesWithBin: readonly string[],
   has: (entry: string, file: string) => boolean,
+  firstInClosure: (file: string) => string | undefined,
 ): Array<{target: string; dest: string}> => {
-  const order = [...new Set([...roots, ...[...entriesWithBin].sort()])];
   const links: Array<{target: string; dest: string}> = [];
   for (const [file, dest] of SYSTEM_LINKS) {
-    const provider = order.find(entry => has(entry, file));
+    const provider = roots.find(root => has(root, file)) ?? firstInClosure(file);
     if (provider !== undefined) links.push({target: `${JAIL_STORE}/${provider}/${file}`, dest});
   }
   return links;

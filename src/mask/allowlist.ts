@@ -19,7 +19,7 @@ import path from 'node:path';
 import {JailError} from '../errors.js';
 import type {StoreEntryName} from '../store.js';
 import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf} from './cache.js';
-import {entriesWithBin} from './build.js';
+import {binEntriesAndSystemFiles} from './build.js';
 import {acquireLock} from './lock.js';
 import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
 import {makeWhiteout} from './whiteout.js';
@@ -50,7 +50,7 @@ const copyAttributes = (target: string, source: fs.Stats, isLink: boolean): void
 };
 
 /** Write the layer into `layer`; returns the closure entries that have a bin directory. */
-const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
+const writeLayer = (layer: string, request: AllowlistRequest): Pick<MaskState, 'binEntries' | 'systemFiles'> => {
   const storeBase = path.basename(request.storeDir);
   const parent = path.dirname(request.storeDir);
   const storeInLayer = path.join(layer, storeBase);
@@ -95,7 +95,7 @@ const writeLayer = (layer: string, request: AllowlistRequest): string[] => {
   const store = fs.statSync(request.storeDir);
   copyAttributes(storeInLayer, store, false);
   if (request.execOnly) fs.chmodSync(storeInLayer, 0o111);
-  return entriesWithBin(request.storeDir, request.closure);
+  return binEntriesAndSystemFiles(request.storeDir, request.closure);
 };
 
 
@@ -135,7 +135,7 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
       if (fs.existsSync(maskDir)) throw new JailError('unsafe', `refusing mask ${maskDir}: it has no valid state.json (remove it to rebuild)`);
       removeAbandoned(cache, key);
       const state = buildAndPublish(cache, key, layout => {
-        const binEntries = writeLayer(layout.layer, request);
+        const bins = writeLayer(layout.layer, request);
         const now = new Date().toISOString();
         return {
           format: CACHE_FORMAT,
@@ -144,7 +144,7 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
           execOnly: request.execOnly,
           closureSize: request.closure.size,
           whiteouts: 0,
-          binEntries,
+          ...bins,
           store: storeStateOf(fs.statSync(request.storeDir, {bigint: true})),
           racy: false,
           builtAt: now,

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError, reason} from '../errors.js';
-import type {StoreEntryName} from '../store.js';
+import {SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 import {
   CACHE_FORMAT,
   type MaskCache,
@@ -130,6 +130,30 @@ export const entriesWithBin = (storeDir: string, closure: Iterable<StoreEntryNam
     }
   }).sort();
 
+/** The bin entries of a closure and the system files among them, for a mask's state. */
+export const binEntriesAndSystemFiles = (storeDir: string, closure: Iterable<StoreEntryName>): Pick<MaskState, 'binEntries' | 'systemFiles'> => {
+  const binEntries = entriesWithBin(storeDir, closure);
+  return {binEntries, systemFiles: systemFileProviders(storeDir, binEntries)};
+};
+
+/** For each system link's file, the first of the (sorted) bin entries holding it; see MaskState. */
+export const systemFileProviders = (storeDir: string, binEntries: readonly string[]): Record<string, string> => {
+  const providers: Record<string, string> = {};
+  for (const [file] of SYSTEM_LINKS) {
+    const provider = binEntries.find(entry => isFile(path.join(storeDir, entry, file)));
+    if (provider !== undefined) providers[file] = provider;
+  }
+  return providers;
+};
+
+export const isFile = (file: string): boolean => {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+};
+
 const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: number, previous?: MaskState): MaskState => {
   const now = new Date().toISOString();
   return {
@@ -139,7 +163,7 @@ const newState = (request: MaskRequest, before: fs.BigIntStats, whiteouts: numbe
     execOnly: request.execOnly,
     closureSize: request.closure.size,
     whiteouts,
-    binEntries: entriesWithBin(request.storeDir, request.closure),
+    ...binEntriesAndSystemFiles(request.storeDir, request.closure),
     store: storeStateOf(before),
     racy: isRacy(before),
     builtAt: previous?.builtAt ?? now,

@@ -51,6 +51,12 @@ export interface MaskState {
   whiteouts: number;
   /** Closure entries that have a bin directory (for the jail's PATH, without a stat each). */
   binEntries: string[];
+  /**
+   * For each system link's file (bin/sh, bin/env), the first bin entry, in sorted order, that
+   * holds it (the jail's /bin/sh and /usr/bin/env without a stat each). Absent in masks made
+   * before it was recorded.
+   */
+  systemFiles?: Record<string, string>;
   store: StoreState;
   /** The store changed too close to the scan for its mtime to prove nothing came after. */
   racy: boolean;
