@@ -51,7 +51,7 @@ export class Terminal {
 
   private tmux(args: string[]): string {
     const [command, ...rest] = [...this.prefix, 'tmux', '-S', this.socket, ...args];
-    return execFileSync(command!, rest, {encoding: 'utf8', cwd: '/'});
+    return execFileSync(command!, rest, {encoding: 'utf8', cwd: '/', stdio: ['ignore', 'pipe', 'pipe']});
   }
 
   /** Type a line and press Enter. */
