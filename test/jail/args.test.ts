@@ -203,6 +203,11 @@ identity('should not let a name or a home break the line format', () => {
   assert.is(files.group.split('\n').length, 4);
 });
 
+identity('should write no files and make no links unless asked', () => {
+  for (const flag of ['--ro-bind-data', '--symlink', '--file', '--bind-data']) assert.not.ok(bwrapArgs(base).includes(flag), flag);
+  assert.not.ok(bwrapArgs(base).includes('undefined'));
+});
+
 identity('should give bubblewrap the files by descriptor, read-only', () => {
   const argv = bwrapArgs({...base, files: [{fd: 5, dest: '/etc/passwd'}, {fd: 6, dest: '/etc/group'}]});
   const at = argv.indexOf('--ro-bind-data');
