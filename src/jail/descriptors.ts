@@ -65,6 +65,9 @@ const readOr = (read: () => string): string => {
   }
 };
 
+/** What descriptor `fd` of this process refers to (`/dev/pts/3`, `pipe:[12]`), or ''. */
+export const fdTarget = (fd: number): string => readOr(() => fs.readlinkSync(`/proc/self/fd/${fd}`));
+
 /** Check that each descriptor to keep is open and is not one of Node's own. */
 export const assertKeepable = (keep: readonly number[]): void => {
   for (const fd of keep) {
@@ -73,7 +76,7 @@ export const assertKeepable = (keep: readonly number[]): void => {
     } catch {
       throw new JailError('usage', `--keep-fd ${fd}: descriptor ${fd} is not open`);
     }
-    const target = readOr(() => fs.readlinkSync(`/proc/self/fd/${fd}`));
+    const target = fdTarget(fd);
     if (isRuntimeDescriptor(target, readOr(() => fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')))) {
       throw new JailError('usage', `--keep-fd ${fd}: descriptor ${fd} is nix-overlay-jail's own (${target}), not one it inherited`);
     }

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import tty from 'node:tty';
+import {fdTarget} from './descriptors.js';
 
 /** The caller's controlling terminal as a device path, for the jail's /dev/tty; undefined without one. */
 export const controllingTerminal = (): string | undefined => {
@@ -16,13 +17,7 @@ export const controllingTerminal = (): string | undefined => {
     return undefined;
   }
   if (!Number.isInteger(ttyNr) || ttyNr === 0) return undefined;
-  const candidates = [0, 1, 2].map(fd => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      return '';
-    }
-  });
+  const candidates = [0, 1, 2].map(fdTarget);
   // Not found through 0–2: a pseudo-terminal's number is its minor (majors 136–143).
   const major = (ttyNr >> 8) & 0xfff;
   const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
@@ -51,20 +46,12 @@ export const releaseHungUpTerminal = (): void => {
   for (const fd of [0, 1, 2]) {
     try {
       if (!fs.fstatSync(fd).isCharacterDevice() || tty.isatty(fd)) continue;
-      if (!readlink(fd).startsWith('/dev/pts/') && !/^\/dev\/tty/.test(readlink(fd))) continue;
+      if (!/^\/dev\/(pts\/|tty)/.test(fdTarget(fd))) continue;
       fs.closeSync(fd);
       const reopened = fs.openSync('/dev/null', fd === 0 ? 'r' : 'w');
       if (reopened !== fd) fs.closeSync(reopened);
     } catch {
       // leave it
     }
-  }
-};
-
-const readlink = (fd: number): string => {
-  try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return '';
   }
 };

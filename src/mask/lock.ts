@@ -50,24 +50,33 @@ export const acquireLock = async (file: string, timeoutMs = 10 * 60_000): Promis
   const deadline = Date.now() + timeoutMs;
   // Private to this call (one process may wait for the same lock twice at once).
   const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.new`;
+  try {
+    fs.writeFileSync(mine, identity, {mode: 0o600});
+  } catch (error) {
+    throw new JailError('cache', `cannot create lock ${file}: ${reason(error)}`);
+  }
+  try {
+    return await linkWhenFree(file, mine, identity, deadline);
+  } finally {
+    fs.rmSync(mine, {force: true});
+  }
+};
+
+/** Link `mine` (holding `identity`) as the lock FILE once it is free; see acquireLock. */
+const linkWhenFree = async (file: string, mine: string, identity: string, deadline: number): Promise<Lock> => {
   let delay = 5;
   for (;;) {
     try {
-      fs.writeFileSync(mine, identity, {mode: 0o600});
-      try {
-        fs.linkSync(mine, file);
-        return {
-          release: () => {
-            try {
-              if (fs.readFileSync(file, 'utf8') === identity) fs.unlinkSync(file);
-            } catch {
-              // Already gone: nothing to release.
-            }
-          },
-        };
-      } finally {
-        fs.rmSync(mine, {force: true});
-      }
+      fs.linkSync(mine, file);
+      return {
+        release: () => {
+          try {
+            if (fs.readFileSync(file, 'utf8') === identity) fs.unlinkSync(file);
+          } catch {
+            // Already gone: nothing to release.
+          }
+        },
+      };
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw new JailError('cache', `cannot create lock ${file}: ${reason(error)}`);
     }
