@@ -76,6 +76,11 @@ const execFlags: Flags = {
   keepFd: {type: 'string', isMultiple: true},
   home: {type: 'string'},
   noSystemLinks: {type: 'boolean', default: false},
+  net: {type: 'boolean', default: false},
+  gpu: {type: 'boolean', default: false},
+  locale: {type: 'boolean', default: false},
+  fonts: {type: 'boolean', default: false},
+  strict: {type: 'boolean', default: false},
   dryRun: {type: 'boolean', default: false},
 };
 
@@ -108,6 +113,9 @@ const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
   keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
   home: flags['home'] as string | undefined,
   noSystemLinks: Boolean(flags['noSystemLinks']),
+  host: {net: Boolean(flags['net']), gpu: Boolean(flags['gpu']), locale: Boolean(flags['locale']), fonts: Boolean(flags['fonts'])},
+  strict: Boolean(flags['strict']),
+  warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
   dryRun: Boolean(flags['dryRun']),
   env: process.env,
 });
@@ -237,6 +245,21 @@ ${MASK_HELP}
     --keep-fd N              pass the caller's descriptor N to the program at the same number
                              (repeatable); every other descriptor above 2 is closed first
     --dry-run                print the command that would run, one argument per line, and stop
+                             (and, on standard error, the store paths host resources add)
+
+  The host (each path that enters the jail, these and --bind/--ro-bind alike, is followed
+  through its symbolic links: a chain into the store is made again in the jail, with the
+  store paths it passes through and the closure of the one it ends in):
+    --net                    the host network, /etc/resolv.conf, hosts, nsswitch.conf,
+                             services and protocols, the CA bundle (the one NIX_SSL_CERT_FILE
+                             or SSL_CERT_FILE names, else the system's) at
+                             /etc/ssl/certs/ca-certificates.crt, SSL_CERT_FILE and
+                             NIX_SSL_CERT_FILE pointing at it
+    --gpu                    /dev/dri, NVIDIA's device nodes, /run/opengl-driver(-32)
+    --locale                 LANG, LANGUAGE, LC_*, TZ, TZDIR, LOCALE_ARCHIVE and /etc/localtime
+    --fonts                  /etc/fonts, /usr/share/fonts and /usr/local/share/fonts
+    --strict                 fail (exit 125) when a host resource asked for is missing;
+                             without it, one line says which and the jail starts anyway
 
   Exit status: the program's; 128+N when a signal N killed it; 125 when nix-overlay-jail
   fails, 126 when COMMAND cannot run, 127 when it is not found. The terminal's signals
@@ -256,6 +279,8 @@ ${MASK_HELP}
       if (options.dryRun) {
         const plan = await planExec(options);
         process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);
+        const {describeAdded} = await import('./host/resources.js');
+        for (const [entry, added] of plan.added) process.stderr.write(`nix-overlay-jail: adds ${describeAdded(entry, added)}\n`);
         process.stdout.write(plan.argv.map(arg => `${arg}\n`).join(''));
         return 0;
       }

@@ -23,7 +23,10 @@ import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskM
 import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
-import {JAIL_STORE, storePrefixes} from '../store.js';
+import {integrationPlan, NO_INTEGRATION, type HostIntegration} from '../host/integration.js';
+import {addedEntries, planHostResources, type AddedEntry, type HostResource} from '../host/resources.js';
+import {hostView} from '../host/view.js';
+import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
   argv: string[];
@@ -48,6 +51,12 @@ export interface ExecOptions {
   home?: string | undefined;
   /** Make no /bin/sh and /usr/bin/env in the jail, even when the closure has them. */
   noSystemLinks?: boolean | undefined;
+  /** Host integration: --net, --gpu, --locale, --fonts (each off when not given). */
+  host?: HostIntegration | undefined;
+  /** Fail (125) when a host resource an option asked for is missing, instead of going on. */
+  strict?: boolean | undefined;
+  /** Where the one-line notices go (an option's missing host resource). */
+  warn?: ((line: string) => void) | undefined;
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -66,6 +75,8 @@ export interface ExecPlan {
   mode: MaskMode;
   maskDir: string;
   maskStatus: string;
+  /** Store entries host resources brought into the jail, and what brought each. */
+  added: Array<[StoreEntryName, AddedEntry]>;
 }
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
@@ -115,26 +126,63 @@ const homeBind = (dir: string | undefined, jailHome: string | undefined, dryRun:
   return [{source, dest, readOnly: false}];
 };
 
-/** The closure, from the closure cache when the command alone decides it. */
+/**
+ * The closure of store entries, from the closure cache (a store path's closure never changes);
+ * nix-store -qR only the first time.
+ */
+const cachedClosure = async (storeDir: string, entries: StoreEntryName[], cache: MaskCache | undefined, cacheDir: string, dryRun: boolean): Promise<Closure> => {
+  const file = path.join(cacheDir, 'closures', `${closureCacheKey(storeDir, entries)}.json`);
+  const cached = readCachedClosure(file, storeDir, entries);
+  if (cached) return {storeDir, roots: cached.roots, entries: new Set(cached.entries)};
+  const closure = await computeClosure({storeDir, roots: entries.map(entry => path.join(storeDir, entry)), closureFiles: [], graphs: [], verifyPresent: dryRun});
+  if (cache !== undefined) writeCachedClosure(file, {format: 1, storeDir, roots: entries, entries: [...closure.entries].sort()});
+  return closure;
+};
+
+/** The program's closure, from the closure cache when the command alone decides it. */
 const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, cacheDir: string, entry: string, given: string) => {
   const storeDir = path.resolve(options.storeDir);
   const cacheable = options.also.length === 0 && options.closureFiles.length === 0 && options.graphs.length === 0;
-  const file = path.join(cacheDir, 'closures', `${closureCacheKey(storeDir, [entry])}.json`);
-  if (cacheable) {
-    const cached = readCachedClosure(file, storeDir, [entry]);
-    if (cached) return {storeDir, roots: cached.roots, entries: new Set(cached.entries)} satisfies Closure;
-  }
-  const closure = await computeClosure({
+  if (cacheable) return cachedClosure(storeDir, [entry], cache, cacheDir, options.dryRun);
+  return computeClosure({
     storeDir,
     roots: [given, ...options.also],
     closureFiles: options.closureFiles,
     graphs: options.graphs,
     verifyPresent: options.dryRun,
   });
-  if (cacheable && cache !== undefined) {
-    writeCachedClosure(file, {format: 1, storeDir, roots: [entry], entries: [...closure.entries].sort()});
+};
+
+/**
+ * What host resources bring: the integration options' paths, devices and variables, and the
+ * store entries the chains of every host path (theirs and the user's binds) lead through.
+ */
+const planHost = (options: ExecOptions, storeDir: string, userBinds: Bind[], taken: string[]) => {
+  const integration = integrationPlan(options.host ?? NO_INTEGRATION, {
+    exists: candidate => fs.existsSync(candidate),
+    devNames: () => {
+      try {
+        return fs.readdirSync('/dev');
+      } catch {
+        return [];
+      }
+    },
+    env: options.env,
+  });
+  for (const line of integration.missing) {
+    if (options.strict) throw new JailError('usage', `${line} (--strict)`);
+    options.warn?.(`${line}; going on without`);
   }
-  return closure;
+  const resources: HostResource[] = [
+    ...userBinds.map(bind => ({...bind, by: bind.readOnly ? '--ro-bind' : '--bind'})),
+    ...integration.resources,
+  ];
+  const host = resources.length === 0
+    ? {binds: [], links: [], added: new Map<StoreEntryName, AddedEntry>()}
+    : planHostResources(resources, hostView(), storeDir, taken);
+  const madeDests = new Set([...host.binds.map(bind => bind.dest), ...host.links.map(link => link.dest)]);
+  const links = [...host.links, ...integration.links.filter(link => !madeDests.has(link.dest))];
+  return {integration, host, links};
 };
 
 export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
@@ -143,12 +191,9 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const storeDir = path.resolve(options.storeDir);
   assertStoreDir(storeDir);
   const jailHome = options.env['HOME'];
-  const binds = [
-    ...homeBind(options.home, jailHome, options.dryRun),
-    ...options.bind.map(value => parseBind(value, false)),
-    ...options.roBind.map(value => parseBind(value, true)),
-  ];
-  const setenv = options.setenv.map(parseSetenv);
+  const home = homeBind(options.home, jailHome, options.dryRun);
+  const userBinds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
+  const userSetenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
   const {statusFd, seccompFd, passwdFd, groupFd} = controlDescriptors(options.keepFd);
 
@@ -165,7 +210,20 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
-  const closure = await closureFor(options, cache, cacheDir, entry, given);
+  const programClosure = await closureFor(options, cache, cacheDir, entry, given);
+  const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];
+  const {integration, host, links: hostLinks} = planHost(options, storeDir, userBinds, taken);
+  const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly}))];
+  const {withClosure, alone} = addedEntries(host);
+  const closure: Closure = withClosure.length === 0 && alone.length === 0 ? programClosure : {
+    storeDir,
+    roots: programClosure.roots,
+    entries: new Set([
+      ...programClosure.entries,
+      ...alone,
+      ...(withClosure.length === 0 ? [] : (await cachedClosure(storeDir, withClosure, cache, cacheDir, options.dryRun)).entries),
+    ]),
+  };
   assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0});
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'
@@ -195,11 +253,20 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     view = mask.view;
     mountPoint = mask.mountPoint;
   }
+  // PATH and the system links come from the program's closure, never from what host
+  // resources added.
+  if (closure !== programClosure) {
+    binEntries = binEntries.filter(name => programClosure.entries.has(name));
+    systemFiles = undefined;
+  }
   const searchPath = closureSearchPath(closure.roots, binEntries);
   // The closure's providers come with the mask (found once, when it was built); a mask made
   // before they were recorded, or none (--dry-run), has them found now.
   systemFiles ??= systemFileProviders(storeDir, binEntries);
-  const links = options.noSystemLinks ? [] : systemLinks(closure.roots, (entry, file) => isFile(path.join(storeDir, entry, file)), file => systemFiles[file]);
+  const links = [
+    ...(options.noSystemLinks ? [] : systemLinks(closure.roots, (entry, file) => isFile(path.join(storeDir, entry, file)), file => systemFiles[file])),
+    ...hostLinks,
+  ];
 
   const argv = launchArgv({
     strategy,
@@ -209,9 +276,10 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     gid: process.getgid?.() ?? 0,
     jail: {
       argv: [jailPath, ...args],
-      env: jailEnvironment({host: options.env, path: searchPath, keep: options.keepEnv, set: setenv}),
-      shareNet: options.shareNet,
+      env: jailEnvironment({host: options.env, path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]}),
+      shareNet: options.shareNet || integration.shareNet,
       binds,
+      devices: integration.devices,
       chdir: options.chdir,
       home: jailHome,
       extra: options.bwrapArg,
@@ -224,7 +292,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   });
   const identity = identityFiles(callerIdentity(options.env['HOME']));
   const inputs = new Map([[seccompFd, ttyInjectionFilter()], [passwdFd, Buffer.from(identity.passwd)], [groupFd, Buffer.from(identity.group)]]);
-  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus};
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added]};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */

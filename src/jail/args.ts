@@ -43,6 +43,8 @@ export interface JailSpec {
   terminal?: string | undefined;
   /** Files bubblewrap writes read-only into the jail from descriptors (/etc/passwd, /etc/group). */
   files?: ReadonlyArray<{fd: number; dest: string}> | undefined;
+  /** Device nodes (or directories of them) bound with device access at the same path (--gpu). */
+  devices?: readonly string[] | undefined;
   /** Symbolic links to make in the jail (/bin/sh and /usr/bin/env into the closure). */
   links?: ReadonlyArray<{target: string; dest: string}> | undefined;
 }
@@ -149,6 +151,7 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   // Without a controlling terminal /dev/tty would not open: make it the caller's terminal.
   if (spec.terminal !== undefined) args.push('--dev-bind', spec.terminal, '/dev/tty');
+  for (const device of spec.devices ?? []) args.push('--dev-bind', device, device);
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
   for (const file of spec.files ?? []) args.push('--ro-bind-data', String(file.fd), file.dest);
   for (const link of spec.links ?? []) args.push('--symlink', link.target, link.dest);

@@ -234,4 +234,12 @@ links('should link to the program\'s own bin/sh first, then the closure\'s in PA
   assert.equal(argv.slice(argv.indexOf('--symlink'), argv.indexOf('--symlink') + 3), ['--symlink', '/nix/store/app/bin/sh', '/bin/sh']);
 });
 
+links('should bind devices with device access at their own paths, after /dev is made, and links before binds', () => {
+  const argv = bwrapArgs({...base, devices: ['/dev/dri', '/dev/nvidia0'], links: [{target: '/x', dest: '/etc/static'}], binds: [{source: '/etc/ssl', dest: '/etc/ssl', readOnly: true}]});
+  const devBinds = argv.flatMap((arg, index) => (arg === '--dev-bind' ? [argv.slice(index, index + 3)] : []));
+  assert.equal(devBinds, [['--dev-bind', '/dev/dri', '/dev/dri'], ['--dev-bind', '/dev/nvidia0', '/dev/nvidia0']]);
+  assert.ok(argv.indexOf('--dev') < argv.indexOf('--dev-bind'), 'on the jail\'s own /dev');
+  assert.ok(argv.indexOf('--symlink') < argv.indexOf('/etc/ssl'), 'a link is made before the binds, which could hide where it goes');
+});
+
 links.run();

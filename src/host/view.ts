@@ -1,0 +1,42 @@
+/**
+ * The host as planHostResources sees it: links read with readlink(2), directories walked
+ * without following links, within bounds (a bound directory is walked on every start).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {HostView} from './resources.js';
+
+/** How deep, and how many directory entries at most, a bound directory is walked for links. */
+export const WALK_DEPTH = 4;
+export const WALK_ENTRIES = 4096;
+
+export const readLink = (candidate: string): string | undefined => {
+  try {
+    return fs.readlinkSync(candidate);
+  } catch {
+    return undefined;
+  }
+};
+
+export const linksInside = (dir: string): string[] => {
+  const links: string[] = [];
+  let budget = WALK_ENTRIES;
+  const walk = (current: string, depth: number): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(current, {withFileTypes: true});
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (--budget < 0) return;
+      const full = path.join(current, entry.name);
+      if (entry.isSymbolicLink()) links.push(full);
+      else if (entry.isDirectory() && depth < WALK_DEPTH) walk(full, depth + 1);
+    }
+  };
+  walk(dir, 1);
+  return links;
+};
+
+export const hostView = (): HostView => ({readlink: readLink, linksInside});

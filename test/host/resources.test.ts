@@ -1,0 +1,91 @@
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {addedEntries, describeAdded, planHostResources, type HostResource} from '../../src/host/resources.js';
+import {CACERT, DRIVERS, ETC, FONTS, NIXOS_LINKS, nixosHost, TZDATA} from './nixos.js';
+
+const resource = (source: string, by = '--locale', dest = source): HostResource => ({source, dest, readOnly: true, by});
+
+const plan = suite('planHostResources');
+
+plan('should make a chain into the store again in the jail: its host links, the entries it passes through, the closure of its end', () => {
+  const result = planHostResources([resource('/etc/localtime')], nixosHost(), '/nix/store');
+  assert.equal(result.binds, [], 'nothing is bound: the links resolve in the jail as on the host');
+  assert.equal(result.links, [
+    {target: '/etc/zoneinfo/Europe/Berlin', dest: '/etc/localtime'},
+    {target: '/etc/static/zoneinfo', dest: '/etc/zoneinfo'},
+    {target: `/nix/store/${ETC}/etc`, dest: '/etc/static'},
+  ]);
+  assert.equal(addedEntries(result), {withClosure: [TZDATA], alone: [ETC]});
+  assert.is(describeAdded(TZDATA, result.added.get(TZDATA)!), `/nix/store/${TZDATA}, with its closure, for --locale (through /etc/localtime)`);
+  assert.is(describeAdded(ETC, result.added.get(ETC)!), `/nix/store/${ETC}, alone, for --locale (through /etc/localtime)`);
+});
+
+plan('should share links and entries between resources, once each, naming the first that brought them', () => {
+  const result = planHostResources([resource('/etc/localtime'), resource('/etc/fonts', '--fonts'), resource('/run/opengl-driver', '--gpu')], nixosHost(), '/nix/store');
+  assert.equal(result.links.map(link => link.dest), ['/etc/localtime', '/etc/zoneinfo', '/etc/static', '/etc/fonts', '/run/opengl-driver']);
+  assert.equal(addedEntries(result), {withClosure: [FONTS, DRIVERS, TZDATA].sort(), alone: [ETC]});
+  assert.is(result.added.get(ETC)!.by, '--locale');
+  assert.is(result.added.get(FONTS)!.via, '/etc/fonts');
+});
+
+plan('should bind a host directory, and follow the links inside it out through /etc/static into the store', () => {
+  const result = planHostResources([resource('/etc/ssl', '--ro-bind')], nixosHost(), '/nix/store');
+  assert.equal(result.binds, [resource('/etc/ssl', '--ro-bind')]);
+  // The link inside the bound directory comes with the bind; /etc/static is made.
+  assert.equal(result.links, [{target: `/nix/store/${ETC}/etc`, dest: '/etc/static'}]);
+  assert.equal(addedEntries(result), {withClosure: [CACERT], alone: [ETC]});
+  assert.is(result.added.get(CACERT)!.via, '/etc/ssl/certs/ca-certificates.crt');
+});
+
+plan('should bind a path with no link into the store as given, adding nothing', () => {
+  const host = nixosHost();
+  const result = planHostResources([resource('/etc/resolv.conf', '--net'), resource('/srv/data/current', '--bind', '/data')], {...host, linksInside: () => []}, '/nix/store');
+  assert.equal(result.binds.map(bind => bind.dest), ['/etc/resolv.conf', '/data']);
+  assert.equal(result.links, []);
+  assert.is(result.added.size, 0);
+});
+
+plan('should bind, not link, a chain into the store that goes to another place in the jail, adding the closure of its end', () => {
+  // NIX_SSL_CERT_FILE naming the bundle by its /etc path, bound at the jail's usual path.
+  const result = planHostResources([resource('/srv/releases/2/cert.pem', '--net', '/etc/ssl/certs/ca-certificates.crt')], nixosHost(), '/nix/store');
+  assert.equal(result.binds.map(bind => bind.source), ['/srv/releases/2/cert.pem']);
+  assert.equal(result.links, []);
+  assert.equal(addedEntries(result), {withClosure: [CACERT], alone: []});
+});
+
+plan('should add a path inside the store (LOCALE_ARCHIVE) by its entry and closure, with no bind and no link', () => {
+  const archive = `/nix/store/${TZDATA}/lib/locale/locale-archive`;
+  const result = planHostResources([resource(archive)], nixosHost(), '/nix/store');
+  assert.equal(result.binds, []);
+  assert.equal(result.links, []);
+  assert.equal(addedEntries(result), {withClosure: [TZDATA], alone: []});
+});
+
+plan('should bind instead of linking when the host\'s store is not at /nix/store (the jail\'s links would point elsewhere)', () => {
+  const links = {'/etc/localtime': '/srv/store/abc-tzdata/share/zoneinfo/UTC'};
+  const result = planHostResources([resource('/etc/localtime')], nixosHost(links, {}), '/srv/store');
+  assert.equal(result.binds.map(bind => bind.source), ['/etc/localtime']);
+  assert.equal(result.links, []);
+  assert.equal(addedEntries(result), {withClosure: ['abc-tzdata'], alone: []});
+});
+
+plan('should keep the first resource for a destination, and make no link at, above or below another mount', () => {
+  const result = planHostResources(
+    [resource('/etc/localtime', '--ro-bind', '/etc/localtime'), resource('/etc/localtime'), resource('/srv/static-data', '--bind', '/etc/static/data')],
+    nixosHost({...NIXOS_LINKS, '/etc/localtime': '/etc/zoneinfo/UTC'}, {}), '/nix/store', ['/etc/passwd', '/etc/zoneinfo/UTC/x'],
+  );
+  // /etc/localtime: a chain into the store, made again; /etc/zoneinfo lies above a taken path
+  // and /etc/static above a bind: neither is made.
+  assert.equal(result.links, [{target: '/etc/zoneinfo/UTC', dest: '/etc/localtime'}]);
+  assert.equal(result.binds.map(bind => bind.dest), ['/etc/static/data']);
+  assert.is(result.added.get(TZDATA)!.by, '--ro-bind', 'the first resource for /etc/localtime');
+});
+
+plan('should never make a link in the jail\'s store, /proc or /dev', () => {
+  const links = {'/dev/log': `/nix/store/${ETC}/log`, '/proc/x': `/nix/store/${ETC}/x`};
+  const result = planHostResources([resource('/dev/log'), resource('/proc/x')], nixosHost(links, {}), '/nix/store');
+  assert.equal(result.links, []);
+  assert.equal(addedEntries(result), {withClosure: [ETC], alone: []});
+});
+
+plan.run();
