@@ -140,3 +140,28 @@ export const debianPrograms = (names: readonly string[]): DebianPrograms => {
     fs.rmSync(dir, {recursive: true, force: true});
   }
 };
+
+export interface NixosEtc {
+  etc: string;
+  cacert: string;
+  tzdata: string;
+  fontsConf: string;
+  fontFiles: string;
+  unrelated: string;
+}
+
+/** The store side of a NixOS /etc (fixtures/nix/nixos-etc.nix) with `caPem` as its CA bundle. */
+export const nixosEtc = (caPem: string, tag = 'nixos'): NixosEtc => {
+  const names = ['etc', 'cacert', 'tzdata', 'fontsConf', 'fontFiles', 'unrelated'] as const;
+  const outputs = nix('nix-build', [
+    path.join(ROOT, 'fixtures/nix/nixos-etc.nix'), '--no-out-link', ...NO_SUBSTITUTES,
+    ...names.flatMap(name => ['-A', name]),
+    '--argstr', 'busybox', busyboxStorePath(), '--argstr', 'caPem', caPem, '--argstr', 'tag', tag,
+    '--argstr', 'zoneFile', '/usr/share/zoneinfo/Europe/Berlin',
+  ]).split('\n');
+  return Object.fromEntries(names.map((name, index) => [name, outputs[index]!])) as unknown as NixosEtc;
+};
+
+/** `nix-store -qR` of some store paths, as entry names. */
+export const closureOf = (...paths: string[]): string[] =>
+  nix('nix-store', ['-qR', ...paths]).split('\n').map(line => path.basename(line));

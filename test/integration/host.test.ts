@@ -1,0 +1,190 @@
+/**
+ * Host resources, for real: links from the host into the store resolve in the jail with the
+ * store paths they need and nothing more; --net reaches a local HTTPS server through the CA
+ * bundle the host trusts (and only with --net, and only with that CA); a NixOS-shaped /etc,
+ * made in a private mount namespace, serves the CA bundle, the time zone and the fonts
+ * through /etc/static. For each mounting way, as root and as an ordinary user.
+ */
+import {execFileSync, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {tempDir} from '../helpers/cli.js';
+import {mountingWays, type Caller} from '../helpers/callers.js';
+import {TEST_USER, when} from '../helpers/env.js';
+import {buildFixture, closureOf, debianPrograms, nixosEtc, type NixosEtc} from '../helpers/nix.js';
+import {tally} from '../helpers/tally.js';
+import {makeTestCa, startHttpsServer, type HttpsServer, type TestCa} from '../helpers/tls.js';
+
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+interface World {
+  ca: TestCa;
+  server: HttpsServer;
+  nixos: NixosEtc;
+  /** The system's bundle with the test CA, and without it; readable by the test user. */
+  trusting: string;
+  distrusting: string;
+}
+
+let world: World | undefined;
+const setUp = async (): Promise<World> => {
+  if (world !== undefined) return world;
+  const dir = tempDir('tls');
+  fs.chmodSync(dir, 0o755);
+  const ca = makeTestCa(dir);
+  const system = fs.readFileSync(SYSTEM_BUNDLE, 'utf8');
+  const trusting = path.join(dir, 'trusting.pem');
+  const distrusting = path.join(dir, 'distrusting.pem');
+  fs.writeFileSync(trusting, `${system}\n${ca.caPem}`, {mode: 0o644});
+  fs.writeFileSync(distrusting, system, {mode: 0o644});
+  world = {ca, server: await startHttpsServer(ca), nixos: nixosEtc(ca.caPem), trusting, distrusting};
+  return world;
+};
+process.on('exit', () => world?.server.stop());
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const collect = (command: string, argv: string[], env: NodeJS.ProcessEnv): Result => {
+  const result = spawnSync(command, argv, {encoding: 'utf8', env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe']});
+  return {status: result.status, stdout: result.stdout, stderr: result.stderr};
+};
+
+/** A host tree shaped like NixOS's /etc, in a directory of the caller's: links through `static` into the store. */
+const nixosShapedTree = (caller: Caller, nixos: NixosEtc): string => {
+  const tree = path.join(tempDir('nixos-tree', caller.user ? TEST_USER : undefined), 'etc');
+  fs.mkdirSync(path.join(tree, 'ssl', 'certs'), {recursive: true});
+  fs.symlinkSync(`${nixos.etc}/etc`, path.join(tree, 'static'));
+  fs.symlinkSync(path.join(tree, 'static/ssl/certs/ca-certificates.crt'), path.join(tree, 'ssl/certs/ca-certificates.crt'));
+  fs.symlinkSync(path.join(tree, 'zoneinfo/Europe/Berlin'), path.join(tree, 'localtime'));
+  fs.symlinkSync('static/zoneinfo', path.join(tree, 'zoneinfo'));
+  fs.symlinkSync(path.join(tree, 'static/fonts'), path.join(tree, 'fonts'));
+  return tree;
+};
+
+/** What the jail's store must hold: the program's closure, …-etc alone, the closures of what the chains end in. */
+const expectedStore = (program: string, nixos: NixosEtc): string[] =>
+  [...new Set(['.', '..', ...closureOf(program), path.basename(nixos.etc), ...closureOf(nixos.cacert, nixos.tzdata, nixos.fontsConf)])].sort();
+
+for (const caller of mountingWays) {
+  const host = suite(`host resources, as ${caller.name}`);
+  const hostTest = when(host, caller.needs);
+  let cache = '';
+  host.before(() => {
+    if (caller.needs === undefined) cache = caller.cache();
+  });
+  const exec = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Result => {
+    const [command, argv] = caller.command(['exec', '--cache-dir', cache, ...args]);
+    return collect(command, argv, env);
+  };
+
+  hostTest('--net: curl reaches a local HTTPS server through the CA bundle the host trusts; without --net it cannot connect; without the CA it fails verification', async () => {
+    const {server, trusting, distrusting} = await setUp();
+    const {programs} = debianPrograms(['curl', 'date']);
+    const curl = ['--', `${programs}/bin/curl`, '-sS', '--max-time', '20', `https://localhost:${server.port}/`];
+    const env = (bundle: string): NodeJS.ProcessEnv => ({...caller.env(), NIX_SSL_CERT_FILE: bundle});
+    const reached = exec(['--net', ...curl], env(trusting));
+    assert.is(reached.status, 0, reached.stderr);
+    assert.is(reached.stdout, 'hello from the host\n');
+    const isolated = exec(curl, env(trusting));
+    assert.is(isolated.status, 7, `curl: couldn't connect (${isolated.stderr})`);
+    const distrusted = exec(['--net', ...curl], env(distrusting));
+    assert.is(distrusted.status, 60, `curl: the peer's certificate cannot be verified (${distrusted.stderr})`);
+    tally('escape', 1);
+  });
+
+  hostTest('links from a bound host path into the store resolve in the jail, with the entries they pass through and the closures they end in only', async () => {
+    const {nixos} = await setUp();
+    const tree = nixosShapedTree(caller, nixos);
+    const app = buildFixture().app;
+    const binds = ['--ro-bind', path.join(tree, 'ssl'), '--ro-bind', path.join(tree, 'localtime'), '--ro-bind', path.join(tree, 'fonts')];
+    const script = `ls -a /nix/store; echo ==; readlink ${tree}/localtime; cat ${tree}/ssl/certs/ca-certificates.crt | head -1; cat ${tree}/fonts/fonts.conf; ls ${nixos.fontFiles}/share/fonts; cat ${nixos.unrelated}/secret.txt 2>&1; cmp ${tree}/localtime /usr/share/zoneinfo/Europe/Berlin 2>&1; true`;
+    const result = exec([...binds, '--', `${app}/bin/sh`, '-c', script]);
+    assert.is(result.status, 0, result.stderr);
+    const [listing, rest] = result.stdout.split('==\n') as [string, string];
+    assert.equal(listing.trim().split('\n').sort(), expectedStore(app, nixos));
+    assert.not.ok(listing.includes(path.basename(nixos.unrelated)), '…-etc\'s closure does not come along');
+    const lines = rest.split('\n');
+    assert.is(lines[0], `${tree}/zoneinfo/Europe/Berlin`, 'the link itself, as on the host');
+    assert.is(lines[1], '-----BEGIN CERTIFICATE-----');
+    assert.is(lines[2], `<fontconfig><dir>${nixos.fontFiles}/share/fonts</dir></fontconfig>`);
+    assert.is(lines[3], 'noj.pcf');
+    assert.match(lines[4]!, /No such file or directory/);
+    // The jail has no /usr: cmp fails to open it, having opened the time zone through the chain.
+    assert.match(lines[5]!, /\/usr\/share\/zoneinfo\/Europe\/Berlin: No such file/);
+    tally('escape', 1);
+
+    // --dry-run names each added store path and what brought it.
+    const dry = exec(['--dry-run', ...binds, '--', `${app}/bin/sh`, '-c', 'true']);
+    assert.is(dry.status, 0, dry.stderr);
+    const adds = dry.stderr.split('\n').filter(line => line.includes(': adds '));
+    assert.equal(adds.map(line => line.replace(/^nix-overlay-jail: adds /, '')).sort(), [
+      `${nixos.cacert}, with its closure, for --ro-bind (through ${tree}/ssl/certs/ca-certificates.crt)`,
+      `${nixos.etc}, alone, for --ro-bind (through ${tree}/localtime)`,
+      `${nixos.fontsConf}, with its closure, for --ro-bind (through ${tree}/fonts)`,
+      `${nixos.tzdata}, with its closure, for --ro-bind (through ${tree}/localtime)`,
+    ].sort());
+
+    // Warm: the closures of the added paths are cached; nix-store is never called again.
+    const shim = tempDir('failing-nix-store');
+    fs.chmodSync(shim, 0o755);
+    const log = path.join(shim, 'calls');
+    fs.writeFileSync(path.join(shim, 'nix-store'), `#!/bin/sh\necho "$@" >> '${log}'\nexit 1\n`, {mode: 0o755});
+    const env = caller.env();
+    const warm = exec([...binds, '--', `${app}/bin/sh`, '-c', 'ls /nix/store | wc -l'], {...env, PATH: `${shim}:${env['PATH']}`});
+    assert.is(warm.status, 0, warm.stderr);
+    assert.is(Number(warm.stdout), expectedStore(app, nixos).length - 2);
+    assert.not.ok(fs.existsSync(log), 'a warm exec with host resources called nix-store');
+  });
+
+  if (!caller.user) hostTest('a NixOS-shaped /etc (in a private mount namespace): --net --locale --fonts serve the CA bundle, the time zone and the fonts through /etc/static', async () => {
+    const {server, nixos, ca} = await setUp();
+    // A copy of /etc with NixOS's links, mounted over /etc in a mount namespace of the test's own.
+    const etc = path.join(tempDir('nixos-etc'), 'etc');
+    execFileSync('cp', ['-a', '/etc', etc]);
+    for (const name of ['static', 'ssl/certs/ca-certificates.crt', 'localtime', 'zoneinfo', 'fonts']) fs.rmSync(path.join(etc, name), {recursive: true, force: true});
+    fs.symlinkSync(`${nixos.etc}/etc`, path.join(etc, 'static'));
+    fs.symlinkSync('/etc/static/ssl/certs/ca-certificates.crt', path.join(etc, 'ssl/certs/ca-certificates.crt'));
+    fs.symlinkSync('/etc/zoneinfo/Europe/Berlin', path.join(etc, 'localtime'));
+    fs.symlinkSync('/etc/static/zoneinfo', path.join(etc, 'zoneinfo'));
+    fs.symlinkSync('/etc/static/fonts', path.join(etc, 'fonts'));
+    const inNixosNamespace = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Result => {
+      const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--net', '--locale', '--fonts', ...args]);
+      return collect('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc && exec "$@"', etc, command, ...argv], env);
+    };
+    const app = buildFixture().app;
+    const script = 'ls -a /nix/store; echo ==; for link in /etc/localtime /etc/zoneinfo /etc/static; do readlink $link; done; head -2 /etc/ssl/certs/ca-certificates.crt | tail -1; cat /etc/fonts/fonts.conf; echo "$SSL_CERT_FILE $NIX_SSL_CERT_FILE"';
+    const viewed = inNixosNamespace(['--', `${app}/bin/sh`, '-c', script]);
+    assert.is(viewed.status, 0, viewed.stderr);
+    const [listing, rest] = viewed.stdout.split('==\n') as [string, string];
+    assert.equal(listing.trim().split('\n').sort(), expectedStore(app, nixos));
+    assert.equal(rest.trim().split('\n'), [
+      '/etc/zoneinfo/Europe/Berlin', '/etc/static/zoneinfo', `${nixos.etc}/etc`,
+      ca.caPem.split('\n')[1], // the test CA's, from the bundle in the store
+      `<fontconfig><dir>${nixos.fontFiles}/share/fonts</dir></fontconfig>`,
+      '/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
+    ]);
+
+    // Real programs through the chains: curl trusts the test CA from the NixOS bundle (no
+    // variable names it), date reads the zone from /etc/localtime (TZ unset).
+    const {programs} = debianPrograms(['curl', 'date']);
+    const env = {...caller.env()};
+    delete env['NIX_SSL_CERT_FILE'];
+    delete env['SSL_CERT_FILE'];
+    delete env['TZ'];
+    const reached = inNixosNamespace(['--', `${programs}/bin/curl`, '-sS', '--max-time', '20', `https://localhost:${server.port}/`], env);
+    assert.is(reached.status, 0, reached.stderr);
+    assert.is(reached.stdout, 'hello from the host\n');
+    const zone = inNixosNamespace(['--', `${programs}/bin/date`, '-d', '2026-01-15 12:00 UTC', '+%Z %H'], env);
+    assert.is(zone.status, 0, zone.stderr);
+    assert.is(zone.stdout, 'CET 13\n', 'Berlin\'s winter time, from the zone file in the store');
+    tally('escape', 1);
+  });
+
+  host.run();
+}
