@@ -24,7 +24,7 @@ export const launcherScript = (node: string, cli: string, execOptions: readonly 
 };
 
 /** Options whose values are host paths (a bind's source, for the binds). */
-const PATH_OPTIONS = new Set(['cache-dir', 'store', 'closure-file', 'graph', 'also', 'home']);
+const PATH_OPTIONS = new Set(['cache-dir', 'store', 'closure-file', 'graph', 'also', 'home', 'profile']);
 const BIND_OPTIONS = new Set(['bind', 'ro-bind']);
 
 /**

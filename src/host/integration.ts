@@ -38,7 +38,7 @@ export interface IntegrationPlan {
 export const CA_BUNDLE_PATHS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/ssl/certs/ca-bundle.crt', '/etc/pki/tls/certs/ca-bundle.crt'] as const;
 export const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/services', '/etc/protocols'] as const;
 export const GPU_DRIVERS = ['/run/opengl-driver', '/run/opengl-driver-32'] as const;
-export const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts'] as const;
+export const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', '/usr/share/fontconfig'] as const;
 
 const readOnly = (source: string, by: string, dest = source): HostResource => ({source, dest, readOnly: true, by});
 

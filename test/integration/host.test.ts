@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {tempDir} from '../helpers/cli.js';
+import {run, tempDir, type Run} from '../helpers/cli.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
-import {TEST_USER, when} from '../helpers/env.js';
+import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, closureOf, debianPrograms, nixosEtc, type NixosEtc} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
 import {makeTestCa, startHttpsServer, type HttpsServer, type TestCa} from '../helpers/tls.js';
@@ -188,3 +188,57 @@ for (const caller of mountingWays) {
 
   host.run();
 }
+
+// ---
+
+const profiles = suite('--profile');
+
+when(profiles, missing('root', 'nix', 'bwrap'))('should give the same jail as the same options on the command line, which add to it or win', () => {
+  const app = buildFixture().app;
+  const dir = tempDir('profiles');
+  fs.mkdirSync(path.join(dir, 'data'));
+  const cache = tempDir('profile-cache');
+  const browser = path.join(dir, 'browser.json');
+  fs.writeFileSync(browser, JSON.stringify({'net': true, 'locale': true, 'ro-bind': ['data:/data'], 'setenv': ['A=1'], 'mode': 'whiteout'}));
+  const extra = path.join(dir, 'extra.json');
+  fs.writeFileSync(extra, JSON.stringify({fonts: true, setenv: 'B=2'}));
+  const dryRun = (options: string[]): Run => run(['exec', '--cache-dir', cache, '--dry-run', ...options, '--', `${app}/bin/sh`, '-c', 'true']);
+  const fromProfiles = dryRun(['--profile', browser, '--profile', extra]);
+  assert.is(fromProfiles.status, 0, fromProfiles.stderr);
+  const fromFlags = dryRun(['--net', '--locale', '--ro-bind', `${dir}/data:/data`, '--setenv', 'A=1', '--mode', 'whiteout', '--fonts', '--setenv', 'B=2']);
+  assert.is(fromFlags.status, 0, fromFlags.stderr);
+  assert.is(fromProfiles.stdout, fromFlags.stdout);
+  assert.is(fromProfiles.stderr, fromFlags.stderr);
+  // The command line comes after: --mode wins, --setenv adds, --no-net turns the profile's off.
+  const overridden = dryRun(['--profile', browser, '--mode', 'allowlist', '--setenv', 'C=3', '--no-net']);
+  const same = dryRun(['--locale', '--ro-bind', `${dir}/data:/data`, '--setenv', 'A=1', '--mode', 'allowlist', '--setenv', 'C=3']);
+  assert.is(overridden.status, 0, overridden.stderr);
+  assert.is(overridden.stdout, same.stdout);
+});
+
+when(profiles, missing('root', 'nix', 'bwrap'))('should refuse every bad profile in one line, with 125, having started nothing', () => {
+  const app = buildFixture().app;
+  const dir = tempDir('bad-profiles');
+  const cases: Array<[string, string | undefined, RegExp]> = [
+    ['missing.json', undefined, /^cannot read profile .*missing\.json: /],
+    ['not-json.json', '{"net": true,', /^profile .*not-json\.json: not JSON \(/],
+    ['array.json', '["--net"]', /^profile .*array\.json: not a JSON object of options$/],
+    ['unknown.json', '{"network": true}', /^profile .*unknown\.json: unknown option "network"$/],
+    ['type.json', '{"net": "yes"}', /^profile .*type\.json: "net" must be true or false$/],
+    ['store.json', '{"bind": "/tmp:/nix/store/x"}', /^profile .*store\.json: refusing bind onto \/nix\/store\/x/],
+  ];
+  for (const [name, text, message] of cases) {
+    const file = path.join(dir, name);
+    if (text !== undefined) fs.writeFileSync(file, text);
+    const result = run(['exec', '--cache-dir', path.join(dir, 'cache'), '--profile', file, '--', `${app}/bin/sh`, '-c', 'echo started']);
+    assert.is(result.status, 125, name);
+    assert.is(result.stdout, '', name);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.is(lines.length, 1, result.stderr);
+    assert.match(lines[0]!.replace(/^nix-overlay-jail: /, ''), message);
+    tally('input', 1);
+  }
+  assert.not.ok(fs.existsSync(path.join(dir, 'cache')), 'nothing written');
+});
+
+profiles.run();

@@ -1,0 +1,136 @@
+/** `exec`: its options, help and how they become ExecOptions. */
+import process from 'node:process';
+import {parseKeepFd} from '../jail/descriptors.js';
+import {asStrings, closureFlags, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
+
+
+export const execFlags: Flags = {
+  ...closureFlags,
+  ...maskFlags,
+  mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']},
+  shareNet: {type: 'boolean', default: false},
+  setenv: {type: 'string', isMultiple: true},
+  keepEnv: {type: 'string', isMultiple: true},
+  bind: {type: 'string', isMultiple: true},
+  roBind: {type: 'string', isMultiple: true},
+  chdir: {type: 'string'},
+  bwrapArg: {type: 'string', isMultiple: true},
+  keepFd: {type: 'string', isMultiple: true},
+  home: {type: 'string'},
+  noSystemLinks: {type: 'boolean', default: false},
+  net: {type: 'boolean', default: false},
+  gpu: {type: 'boolean', default: false},
+  locale: {type: 'boolean', default: false},
+  fonts: {type: 'boolean', default: false},
+  strict: {type: 'boolean', default: false},
+  profile: {type: 'string', isMultiple: true},
+  dryRun: {type: 'boolean', default: false},
+};
+
+export const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
+  argv: operands,
+  storeDir: String(flags['store']),
+  also: asStrings(flags['also']),
+  closureFiles: asStrings(flags['closureFile']),
+  graphs: asStrings(flags['graph']),
+  cacheDir: flags['cacheDir'] as string | undefined,
+  execOnly: Boolean(flags['execOnly']),
+  mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
+  mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
+  shareNet: Boolean(flags['shareNet']),
+  setenv: asStrings(flags['setenv']),
+  keepEnv: asStrings(flags['keepEnv']),
+  bind: asStrings(flags['bind']),
+  roBind: asStrings(flags['roBind']),
+  chdir: flags['chdir'] as string | undefined,
+  bwrapArg: asStrings(flags['bwrapArg']),
+  keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
+  home: flags['home'] as string | undefined,
+  noSystemLinks: Boolean(flags['noSystemLinks']),
+  host: {net: Boolean(flags['net']), gpu: Boolean(flags['gpu']), locale: Boolean(flags['locale']), fonts: Boolean(flags['fonts'])},
+  strict: Boolean(flags['strict']),
+  warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
+  dryRun: Boolean(flags['dryRun']),
+  env: process.env,
+});
+
+export const execCli: Command = {
+  summary: 'run a program in a jail whose /nix/store is its closure only',
+  usage: 'nix-overlay-jail exec [options] [--] COMMAND [ARG...]',
+  body: `
+  COMMAND is found on PATH (or taken as a path) and resolved through symlinks into its
+  store entry; that entry's closure is all the jail's /nix/store holds.
+${CLOSURE_HELP}
+${MASK_HELP}
+
+  Mounting:
+    --mount-with HOW         auto (default), root, userns or bwrap (bubblewrap >= 0.11.0
+                             mounts the overlay itself; 0.9 and 0.10 cannot)
+
+  The sandbox (new user, pid, ipc, uts and cgroup namespaces, no network, fresh /proc,
+  minimal /dev, tmpfs /tmp, dies with its parent, environment cleared, descriptors 0-2 only):
+    --share-net              keep the network
+    --setenv NAME=VALUE      set a variable in the jail (repeatable)
+    --keep-env NAME          pass a variable through (repeatable; PATH is the closure's bin
+                             directories, HOME and TERM are kept)
+    --bind SRC[:DEST]        bind a host path read-write (repeatable)
+    --ro-bind SRC[:DEST]     bind a host path read-only (repeatable)
+    --chdir DIR              start in DIR inside the jail
+    --bwrap-arg ARG          pass ARG to bubblewrap (repeatable; --bwrap-arg=--foo)
+    --no-system-links        make no /bin/sh and /usr/bin/env; by default, when the closure
+                             holds a bin/sh (bin/env), they link to it, the program's own first
+    --home DIR               keep DIR between runs as the jail's $HOME, read-write (made with
+                             mode 0700 if missing); without it $HOME is empty in every jail
+    --keep-fd N              pass the caller's descriptor N to the program at the same number
+                             (repeatable); every other descriptor above 2 is closed first
+    --dry-run                print the command that would run, one argument per line, and stop
+                             (and, on standard error, the store paths host resources add)
+
+  The host (each path that enters the jail, these and --bind/--ro-bind alike, is followed
+  through its symbolic links: a chain into the store is made again in the jail, with the
+  store paths it passes through and the closure of the one it ends in):
+    --net                    the host network, /etc/resolv.conf, hosts, nsswitch.conf,
+                             services and protocols, the CA bundle (the one NIX_SSL_CERT_FILE
+                             or SSL_CERT_FILE names, else the system's) at
+                             /etc/ssl/certs/ca-certificates.crt, SSL_CERT_FILE and
+                             NIX_SSL_CERT_FILE pointing at it
+    --gpu                    /dev/dri, NVIDIA's device nodes, /run/opengl-driver(-32)
+    --locale                 LANG, LANGUAGE, LC_*, TZ, TZDIR, LOCALE_ARCHIVE and /etc/localtime
+    --fonts                  /etc/fonts, /usr/share/fonts, /usr/local/share/fonts and
+                             /usr/share/fontconfig (where Debian's conf.d links lead)
+    --strict                 fail (exit 125) when a host resource asked for is missing;
+                             without it, one line says which and the jail starts anyway
+
+  Profiles:
+    --profile FILE           options from a JSON object, keys as the long options are typed:
+                             {"net": true, "ro-bind": ["data:/data"], "home": "state"};
+                             repeatable, read in order; options on the command line come
+                             after them (a repeatable one adds, any other one wins). Relative
+                             paths are taken from the profile's directory
+
+  Exit status: the program's; 128+N when a signal N killed it; 125 when nix-overlay-jail
+  fails, 126 when COMMAND cannot run, 127 when it is not found. The terminal's signals
+  (Ctrl-C, Ctrl-\\, hang-up, window size) and SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
+  and SIGUSR2 sent to nix-overlay-jail reach the jailed program's process group; Ctrl-Z
+  stops the jail and fg continues it.
+
+  Examples
+    $ nix-overlay-jail exec -- hello --greeting "hi there"
+    $ nix-overlay-jail exec --exec-only --ro-bind ~/data:/data -- jq . /data/x.json`,
+  flags: execFlags,
+  stopAtFirstOperand: true,
+  passThrough: ['bwrap-arg'],
+  run: async (flags, operands) => {
+    const {execCommand, planExec} = await import('../commands/exec.js');
+    const options = execOptions(flags, operands);
+    if (options.dryRun) {
+      const plan = await planExec(options);
+      process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);
+      const {describeAdded} = await import('../host/resources.js');
+      for (const [entry, added] of plan.added) process.stderr.write(`nix-overlay-jail: adds ${describeAdded(entry, added)}\n`);
+      process.stdout.write(plan.argv.map(arg => `${arg}\n`).join(''));
+      return 0;
+    }
+    return execCommand(options);
+  },
+};

@@ -1,0 +1,42 @@
+/** `wrap`: write a launcher. */
+import path from 'node:path';
+import process from 'node:process';
+import {JailError} from '../errors.js';
+import {binaryPath, type Command} from './command.js';
+import {execFlags} from './exec.js';
+
+export const wrapCli: Command = {
+  summary: 'write a launcher that runs a command jailed, for PATH or a desktop file',
+  usage: 'nix-overlay-jail wrap --out FILE [exec options] COMMAND [ARG...]',
+  body: `
+  COMMAND is resolved now to its store path, which the launcher runs through
+  nix-overlay-jail exec with the given options and then its own arguments.
+
+    --out FILE               where to write the launcher (made executable)
+    --force                  replace FILE if it exists
+    (every option of exec)
+
+  Example
+    $ nix-overlay-jail wrap --out ~/bin/hello --exec-only hello`,
+  flags: {...execFlags, out: {type: 'string'}, force: {type: 'boolean', default: false}},
+  stopAtFirstOperand: true,
+  passThrough: ['bwrap-arg'],
+  run: async (flags, operands, options) => {
+    const {absoluteOptions, wrapCommand} = await import('../commands/wrap.js');
+    const {resolveCommand} = await import('../commands/exec.js');
+    if (flags['out'] === undefined) throw new JailError('usage', 'wrap needs --out FILE');
+    const [command, ...args] = operands;
+    if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
+    const {jailPath} = resolveCommand(command, path.resolve(String(flags['store'])), process.env['PATH']);
+    const out = wrapCommand({
+      out: String(flags['out']),
+      force: Boolean(flags['force']),
+      execOptions: absoluteOptions(options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)), process.cwd()),
+      command: [jailPath, ...args],
+      node: process.execPath,
+      cli: binaryPath(),
+    });
+    process.stdout.write(`${out}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,41 @@
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {execFlags} from '../src/cli/exec.js';
+import {profileOptions} from '../src/profile.js';
+import {throwsJail} from './helpers/errors.js';
+
+const profile = suite('profileOptions');
+
+profile('should turn each key into the option words the command line would give, paths from the profile\'s directory', () => {
+  assert.equal(profileOptions({
+    'net': true, 'fonts': false, 'ro-bind': ['data:/data', '/abs'], 'bind': 'rw', 'home': 'state', 'setenv': ['A=b c'], 'mode': 'whiteout', 'chdir': 'rel',
+  }, '/home/u/profiles/browser.json', execFlags), [
+    '--net', '--no-fonts', '--ro-bind=/home/u/profiles/data:/data', '--ro-bind=/abs:/abs', '--bind=/home/u/profiles/rw:/rw',
+    '--home=/home/u/profiles/state', '--setenv=A=b c', '--mode=whiteout', '--chdir=rel',
+  ]);
+  assert.equal(profileOptions({}, 'p.json', execFlags), []);
+});
+
+profile('should refuse, in one line naming the file, what is not an object, an unknown key and a wrong type', () => {
+  for (const [value, message] of [
+    [[], 'not a JSON object of options'],
+    [null, 'not a JSON object of options'],
+    ['net', 'not a JSON object of options'],
+    [{netw: true}, 'unknown option "netw"'],
+    [{'--net': true}, 'unknown option "--net"'],
+    [{shareNet: true}, 'unknown option "shareNet"'],
+    [{profile: 'other.json'}, 'unknown option "profile"'],
+    [{'dry-run': true}, 'unknown option "dry-run"'],
+    [{net: 'yes'}, '"net" must be true or false'],
+    [{home: ['a', 'b']}, '"home" must be a string'],
+    [{'ro-bind': [1]}, '"ro-bind" must be a string or an array of strings'],
+    [{'ro-bind': {a: 1}}, '"ro-bind" must be a string or an array of strings'],
+    [{mode: 'open'}, '"mode" must be one of auto, whiteout, allowlist'],
+    [{'closure-file': '-'}, 'reads standard input'],
+    [{'ro-bind': '/x:/nix/store'}, 'refusing bind onto /nix/store'],
+  ] as const) {
+    throwsJail(() => profileOptions(value, '/p/x.json', execFlags), 'usage', new RegExp(`^profile /p/x\\.json: .*${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  }
+});
+
+profile.run();
