@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {debianPrograms} from '../test/helpers/nix.js';
 import {addBusybox, addEntries, BUSYBOX_ENTRY, makeStore, settle, storeName} from '../test/helpers/store.js';
 import {startupChart, type Series} from './bench/chart.js';
 
@@ -365,12 +366,37 @@ const realTable = (): void => {
   out();
 };
 
+/**
+ * What host resources cost a warm start: a real dynamically linked program (Debian's date,
+ * patched into the store) with --net --locale --fonts against the same without them. Their
+ * chains are followed on every start; their closures come from the cache.
+ */
+const hostTable = (): void => {
+  out('### Host resources (warm exec of a dynamically linked program, median ms)');
+  out();
+  const {programs} = debianPrograms(['date']);
+  const cache = path.join(WORK, 'cache-host');
+  const exec = (options: string[]) => ({command: process.execPath, args: [CLI, 'exec', '--cache-dir', cache, ...options, '--', `${programs}/bin/date`]});
+  const variants: Array<[string, string[]]> = [
+    ['no options', []],
+    ['--net --locale --fonts', ['--net', '--locale', '--fonts']],
+  ];
+  const times = timeInterleaved(variants.map(([, options]) => exec(options)));
+  out('| options | warm exec |');
+  out('| --- | ---: |');
+  variants.forEach(([name], index) => out(`| ${name} | ${fmt(times[index]!)} |`));
+  out();
+  out(`Added by the options: ${fmt(times[1]! - times[0]!)} ms.`);
+  out();
+};
+
 const SECTIONS: Record<string, () => void> = {
   machine,
   build: buildTable,
   startup: () => writeChart(startupTable()),
   allowlist: allowlistTable,
   real: realTable,
+  host: hostTable,
 };
 
 /**

@@ -20,10 +20,10 @@ wrap('should refuse a NUL byte', () => {
 wrap('should make every host path in the options absolute, and refuse standard input', () => {
   assert.equal(absoluteOptions([
     '--cache-dir=cache', '--store=../store', '--closure-file=c.txt', '--graph=/abs/g.json', '--also=./x',
-    '--bind=data:/data', '--ro-bind=ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only', '--home=state',
+    '--bind=data:/data', '--ro-bind=ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only', '--home=state', '--profile=p.json', '--net',
   ], '/home/u/work'), [
     '--cache-dir=/home/u/work/cache', '--store=/home/u/store', '--closure-file=/home/u/work/c.txt', '--graph=/abs/g.json', '--also=/home/u/work/x',
-    '--bind=/home/u/work/data:/data', '--ro-bind=/home/u/work/ro:/ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only', '--home=/home/u/work/state',
+    '--bind=/home/u/work/data:/data', '--ro-bind=/home/u/work/ro:/ro', '--ro-bind=/already:/there', '--chdir=rel', '--setenv=A=b', '--exec-only', '--home=/home/u/work/state', '--profile=/home/u/work/p.json', '--net',
   ]);
   assert.throws(() => absoluteOptions(['--closure-file=-'], '/'), /--closure-file - reads standard input/);
   assert.throws(() => absoluteOptions(['--graph=-'], '/'), /--graph - reads standard input/);

@@ -57,6 +57,28 @@ export const maskFlags: Flags = {
 };
 
 
+/** Host resources: exec takes them, and verify to check the store paths they add. */
+export const hostFlags: Flags = {
+  bind: {type: 'string', isMultiple: true},
+  roBind: {type: 'string', isMultiple: true},
+  net: {type: 'boolean', default: false},
+  gpu: {type: 'boolean', default: false},
+  locale: {type: 'boolean', default: false},
+  fonts: {type: 'boolean', default: false},
+  strict: {type: 'boolean', default: false},
+  profile: {type: 'string', isMultiple: true},
+};
+
+/** The host-resource options as exec and verify take them. */
+export const hostOptions = (flags: Record<string, unknown>) => ({
+  bind: asStrings(flags['bind']),
+  roBind: asStrings(flags['roBind']),
+  host: {net: Boolean(flags['net']), gpu: Boolean(flags['gpu']), locale: Boolean(flags['locale']), fonts: Boolean(flags['fonts'])},
+  strict: Boolean(flags['strict']),
+  warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
+  env: process.env,
+});
+
 export const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 
 export const closureRequest = (flags: Record<string, unknown>, operands: string[]) => ({

@@ -6,7 +6,8 @@ export const doctorCli: Command = {
   summary: 'check everything exec depends on, and say what to do about what is missing',
   usage: 'nix-overlay-jail doctor [options]',
   body: `
-  One line per check: ok, warning or failure, and what to do. Overlay mounts, user
+  One line per check: ok, warning or failure, and what to do; then what each host option
+  (--net, --gpu, --locale, --fonts) brings on this host and what it lacks. Overlay mounts, user
   namespaces and whiteouts are tried for real in throw-away directories and namespaces.
   Exits 0 when exec can work here for this user.
 
@@ -21,6 +22,10 @@ export const doctorCli: Command = {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
       for (const check of report.checks) process.stdout.write(`${check.status.padEnd(8)} ${check.name}: ${check.detail}\n`);
+      process.stdout.write('host options (what each brings here; a jail starts without what is missing, or fails with --strict):\n');
+      for (const host of report.hostOptions) {
+        process.stdout.write(`  ${host.option.padEnd(9)} ${host.brings.length === 0 ? 'nothing' : host.brings.join(', ')}${host.missing.length === 0 ? '' : `; missing: ${host.missing.join(', ')}`}\n`);
+      }
       process.stdout.write(report.canExec ? `exec can work here (mounting: ${report.strategy})\n` : 'exec cannot work here: see the failures above\n');
     }
     return report.canExec ? 0 : 1;

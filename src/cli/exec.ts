@@ -1,33 +1,26 @@
 /** `exec`: its options, help and how they become ExecOptions. */
 import process from 'node:process';
 import {parseKeepFd} from '../jail/descriptors.js';
-import {asStrings, closureFlags, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
-
+import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
 export const execFlags: Flags = {
+  ...hostFlags,
   ...closureFlags,
   ...maskFlags,
   mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']},
   shareNet: {type: 'boolean', default: false},
   setenv: {type: 'string', isMultiple: true},
   keepEnv: {type: 'string', isMultiple: true},
-  bind: {type: 'string', isMultiple: true},
-  roBind: {type: 'string', isMultiple: true},
   chdir: {type: 'string'},
   bwrapArg: {type: 'string', isMultiple: true},
   keepFd: {type: 'string', isMultiple: true},
   home: {type: 'string'},
   noSystemLinks: {type: 'boolean', default: false},
-  net: {type: 'boolean', default: false},
-  gpu: {type: 'boolean', default: false},
-  locale: {type: 'boolean', default: false},
-  fonts: {type: 'boolean', default: false},
-  strict: {type: 'boolean', default: false},
-  profile: {type: 'string', isMultiple: true},
   dryRun: {type: 'boolean', default: false},
 };
 
 export const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
+  ...hostOptions(flags),
   argv: operands,
   storeDir: String(flags['store']),
   also: asStrings(flags['also']),
@@ -40,18 +33,12 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[]) 
   shareNet: Boolean(flags['shareNet']),
   setenv: asStrings(flags['setenv']),
   keepEnv: asStrings(flags['keepEnv']),
-  bind: asStrings(flags['bind']),
-  roBind: asStrings(flags['roBind']),
   chdir: flags['chdir'] as string | undefined,
   bwrapArg: asStrings(flags['bwrapArg']),
   keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
   home: flags['home'] as string | undefined,
   noSystemLinks: Boolean(flags['noSystemLinks']),
-  host: {net: Boolean(flags['net']), gpu: Boolean(flags['gpu']), locale: Boolean(flags['locale']), fonts: Boolean(flags['fonts'])},
-  strict: Boolean(flags['strict']),
-  warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
   dryRun: Boolean(flags['dryRun']),
-  env: process.env,
 });
 
 export const execCli: Command = {

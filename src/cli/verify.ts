@@ -1,6 +1,6 @@
 /** `verify`: compare what a jail sees with the closure. */
 import process from 'node:process';
-import {closureFlags, closureRequest, CLOSURE_HELP, maskFlags, MASK_HELP, type Command} from './command.js';
+import {closureFlags, closureRequest, CLOSURE_HELP, hostFlags, hostOptions, maskFlags, MASK_HELP, type Command} from './command.js';
 
 export const verifyCli: Command = {
   summary: 'mount a mask as exec would and compare what the jail sees with the closure',
@@ -14,8 +14,13 @@ export const verifyCli: Command = {
 ${CLOSURE_HELP}
 ${MASK_HELP}
     --mount-with HOW         auto (default), root or userns
-    --json                   print a JSON report`,
-  flags: {...closureFlags, ...maskFlags, mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']}, json: {type: 'boolean', default: false}},
+    --json                   print a JSON report
+
+  Host resources (as exec takes them): the store paths their link chains add join the
+  closure, and each is named with what brought it:
+    --bind SRC[:DEST], --ro-bind SRC[:DEST], --net, --gpu, --locale, --fonts, --strict,
+    --profile FILE`,
+  flags: {...closureFlags, ...maskFlags, ...hostFlags, mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']}, json: {type: 'boolean', default: false}},
   run: async (flags, operands) => {
     const {verifyCommand} = await import('../commands/verify.js');
     const report = await verifyCommand({
@@ -24,10 +29,13 @@ ${MASK_HELP}
       execOnly: Boolean(flags['execOnly']),
       mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
       mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
+      ...hostOptions(flags),
     });
     if (flags['json']) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
+      const {describeAdded} = await import('../host/resources.js');
+      for (const added of report.added) process.stdout.write(`added: ${describeAdded(added.path.slice(added.path.lastIndexOf('/') + 1), added)}\n`);
       for (const name of report.missing) process.stdout.write(`missing: /nix/store/${name}\n`);
       for (const name of report.leaks) process.stdout.write(`leak: /nix/store/${name}\n`);
       for (const name of report.newerThanMask) process.stdout.write(`newer than the mask: /nix/store/${name}\n`);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {integrationPlan, NO_INTEGRATION} from '../host/integration.js';
 import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
@@ -20,8 +21,16 @@ export interface Check {
   detail: string;
 }
 
+/** What one host option (--net, --gpu, --locale, --fonts) brings on this host, and what it lacks. */
+export interface HostOptionReport {
+  option: string;
+  brings: string[];
+  missing: string[];
+}
+
 export interface DoctorReport {
   checks: Check[];
+  hostOptions: HostOptionReport[];
   /** Whether `exec` can work here for this caller. */
   canExec: boolean;
   strategy: 'root' | 'userns' | 'bwrap' | 'none';
@@ -88,6 +97,15 @@ const probeOverlay = async (inUserNamespace: boolean): Promise<string | undefine
     fs.rmSync(scratch, {recursive: true, force: true});
   }
 };
+
+const hostOptionReports = (): HostOptionReport[] => (['net', 'gpu', 'locale', 'fonts'] as const).map(option => {
+  const plan = integrationPlan({...NO_INTEGRATION, [option]: true}, {exists: candidate => fs.existsSync(candidate), devNames: () => fs.readdirSync('/dev'), env: process.env});
+  return {
+    option: `--${option}`,
+    brings: [...plan.devices, ...plan.resources.map(resource => (resource.source === resource.dest ? resource.source : `${resource.source} at ${resource.dest}`)), ...plan.keepEnv.map(name => `$${name}`)],
+    missing: plan.missing.flatMap(line => line.replace(/^--[a-z]+: this host has no /, '').split(', ')),
+  };
+});
 
 export const doctor = async (options: {cacheDir?: string | undefined; storeDir: string}): Promise<DoctorReport> => {
   const checks: Check[] = [];
@@ -171,5 +189,5 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
     : isRoot && rootOverlay && tools['unshare'] ? 'root'
       : usernsOverlay ? 'userns'
         : hasNativeOverlay(version) ? 'bwrap' : 'none';
-  return {checks, canExec: strategy !== 'none', strategy};
+  return {checks, hostOptions: hostOptionReports(), canExec: strategy !== 'none', strategy};
 };

@@ -23,9 +23,9 @@ import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskM
 import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
-import {integrationPlan, NO_INTEGRATION, type HostIntegration} from '../host/integration.js';
-import {addedEntries, planHostResources, type AddedEntry, type HostResource} from '../host/resources.js';
-import {hostView} from '../host/view.js';
+import type {HostIntegration} from '../host/integration.js';
+import {planHost} from '../host/request.js';
+import {addedEntries, type AddedEntry} from '../host/resources.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -153,38 +153,6 @@ const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, ca
   });
 };
 
-/**
- * What host resources bring: the integration options' paths, devices and variables, and the
- * store entries the chains of every host path (theirs and the user's binds) lead through.
- */
-const planHost = (options: ExecOptions, storeDir: string, userBinds: Bind[], taken: string[]) => {
-  const integration = integrationPlan(options.host ?? NO_INTEGRATION, {
-    exists: candidate => fs.existsSync(candidate),
-    devNames: () => {
-      try {
-        return fs.readdirSync('/dev');
-      } catch {
-        return [];
-      }
-    },
-    env: options.env,
-  });
-  for (const line of integration.missing) {
-    if (options.strict) throw new JailError('usage', `${line} (--strict)`);
-    options.warn?.(`${line}; going on without`);
-  }
-  const resources: HostResource[] = [
-    ...userBinds.map(bind => ({...bind, by: bind.readOnly ? '--ro-bind' : '--bind'})),
-    ...integration.resources,
-  ];
-  const host = resources.length === 0
-    ? {binds: [], links: [], added: new Map<StoreEntryName, AddedEntry>()}
-    : planHostResources(resources, hostView(), storeDir, taken);
-  const madeDests = new Set([...host.binds.map(bind => bind.dest), ...host.links.map(link => link.dest)]);
-  const links = [...host.links, ...integration.links.filter(link => !madeDests.has(link.dest))];
-  return {integration, host, links};
-};
-
 export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const [command, ...args] = options.argv;
   if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail exec [options] [--] COMMAND [ARG...])');
@@ -212,7 +180,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const programClosure = await closureFor(options, cache, cacheDir, entry, given);
   const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];
-  const {integration, host, links: hostLinks} = planHost(options, storeDir, userBinds, taken);
+  const {integration, host, links: hostLinks} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly}))];
   const {withClosure, alone} = addedEntries(host);
   const closure: Closure = withClosure.length === 0 && alone.length === 0 ? programClosure : {

@@ -15,12 +15,28 @@ import {readJournal} from '../mask/whiteout.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {overlayOptions} from '../mount/options.js';
 import {chooseStrategy, MOUNT_SCRIPT, type StrategyChoice} from '../mount/strategy.js';
+import type {HostIntegration} from '../host/integration.js';
+import {planHost} from '../host/request.js';
+import {addedEntries, type AddedEntry} from '../host/resources.js';
+import {parseBind} from '../jail/args.js';
+import {JAIL_STORE} from '../store.js';
 
 export interface VerifyOptions extends ClosureRequest {
   cacheDir?: string | undefined;
   execOnly: boolean;
   mode: MaskModeChoice;
   mountWith: StrategyChoice;
+  /** Host resources, as exec would be given them: the store paths they add are verified too. */
+  host?: HostIntegration | undefined;
+  bind?: readonly string[] | undefined;
+  roBind?: readonly string[] | undefined;
+  strict?: boolean | undefined;
+  warn?: ((line: string) => void) | undefined;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+export interface AddedPath extends AddedEntry {
+  path: string;
 }
 
 export interface VerifyReport {
@@ -35,13 +51,33 @@ export interface VerifyReport {
   leaks: string[];
   /** Store entries that appeared after the whiteout mask was last refreshed (visible until it is). */
   newerThanMask: string[];
+  /** Store paths host resources added to the closure, and what brought each. */
+  added: AddedPath[];
 }
 
 const sortedDifference = (a: Iterable<string>, b: ReadonlySet<string>): string[] => [...a].filter(name => !b.has(name)).sort();
 
 export const verifyCommand = async (options: VerifyOptions): Promise<VerifyReport> => {
   const execa = await loadExeca();
-  const closure = await computeClosure({...options, verifyPresent: false});
+  const programClosure = await computeClosure({...options, verifyPresent: false});
+  const {host} = planHost({
+    host: options.host,
+    strict: options.strict,
+    warn: options.warn,
+    env: options.env ?? process.env,
+    storeDir: programClosure.storeDir,
+    userBinds: [...(options.bind ?? []).map(value => parseBind(value, false)), ...(options.roBind ?? []).map(value => parseBind(value, true))],
+    taken: [],
+  });
+  const {withClosure, alone} = addedEntries(host);
+  const closure = withClosure.length === 0 && alone.length === 0 ? programClosure : {
+    ...programClosure,
+    entries: new Set([
+      ...programClosure.entries,
+      ...alone,
+      ...(withClosure.length === 0 ? [] : (await computeClosure({storeDir: programClosure.storeDir, roots: withClosure.map(entry => `${programClosure.storeDir}/${entry}`), closureFiles: [], graphs: [], verifyPresent: false})).entries),
+    ]),
+  };
   const isRoot = process.getuid?.() === 0;
   const strategy = chooseStrategy(options.mountWith === 'bwrap' ? 'userns' : options.mountWith, {
     isRoot,
@@ -97,5 +133,6 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
     missing,
     leaks,
     newerThanMask,
+    added: [...host.added].map(([entry, added]) => ({path: `${JAIL_STORE}/${entry}`, ...added})),
   };
 };

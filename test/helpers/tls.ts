@@ -51,7 +51,10 @@ export const startHttpsServer = async (ca: TestCa): Promise<HttpsServer> => {
     });
     child.on('exit', code => reject(new Error(`the HTTPS server ended (${code})`)));
   });
-  child.stdout!.removeAllListeners('data');
   child.removeAllListeners('exit');
+  // The server says nothing more; neither it nor its pipe may keep the test process alive (it
+  // is killed when the tests end).
+  child.stdout!.destroy();
+  child.unref();
   return {port, stop: () => child.kill('SIGKILL')};
 };

@@ -242,3 +242,27 @@ when(profiles, missing('root', 'nix', 'bwrap'))('should refuse every bad profile
 });
 
 profiles.run();
+
+// ---
+
+const verifying = suite('verify with host resources');
+
+when(verifying, missing('root', 'nix', 'bwrap'))('should check the store paths host resources add, naming each and what brought it', async () => {
+  const {nixos} = await setUp();
+  const app = buildFixture().app;
+  const tree = nixosShapedTree(mountingWays[0]!, nixos);
+  const cache = tempDir('verify-host-cache');
+  for (const mode of ['allowlist', 'whiteout']) {
+    const result = run(['verify', '--mode', mode, '--cache-dir', cache, '--ro-bind', path.join(tree, 'localtime'), '--ro-bind', path.join(tree, 'fonts'), app]);
+    assert.is(result.status, 0, result.stdout + result.stderr);
+    assert.equal(result.stdout.split('\n').filter(line => line.startsWith('added: ')).sort(), [
+      `added: ${nixos.etc}, alone, for --ro-bind (through ${tree}/localtime)`,
+      `added: ${nixos.fontsConf}, with its closure, for --ro-bind (through ${tree}/fonts)`,
+      `added: ${nixos.tzdata}, with its closure, for --ro-bind (through ${tree}/localtime)`,
+    ]);
+    const size = new Set([...closureOf(app), path.basename(nixos.etc), ...closureOf(nixos.tzdata, nixos.fontsConf)]).size;
+    assert.match(result.stdout, new RegExp(`^ok: the jail sees exactly the closure \\(${size} paths, ${mode} mask`, 'm'));
+  }
+});
+
+verifying.run();

@@ -14,6 +14,7 @@ import {tally} from '../helpers/tally.js';
 
 interface DoctorReport {
   checks: Array<{name: string; status: string; detail: string}>;
+  hostOptions: Array<{option: string; brings: string[]; missing: string[]}>;
   canExec: boolean;
   strategy: string;
 }
@@ -33,7 +34,16 @@ rootTest('should find everything ok as root on this machine', () => {
   assert.is(report.strategy, 'root');
   for (const name of ['overlay in a user namespace', 'overlay as root', 'whiteouts in the cache', 'trusted xattrs', 'bwrap version', 'code cache']) {
     assert.ok(report.checks.some(check => check.name === name), name);
-  }
+  }  // What each host option brings here, from what this host really has.
+  assert.equal(report.hostOptions.map(host => host.option), ['--net', '--gpu', '--locale', '--fonts']);
+  const net = report.hostOptions[0]!;
+  assert.is(net.brings.includes('/etc/resolv.conf'), fs.existsSync('/etc/resolv.conf'));
+  assert.is(net.missing.includes('/etc/resolv.conf'), !fs.existsSync('/etc/resolv.conf'));
+  const gpu = report.hostOptions[1]!;
+  assert.is(gpu.missing.includes('/dev/dri'), !fs.existsSync('/dev/dri'));
+  const text = run(['doctor', '--cache-dir', tempDir('doctor-cache')]);
+  assert.match(text.stdout, /^host options \(.*\):\n {2}--net {5}(.*\/etc\/resolv\.conf|nothing)/m);
+  assert.match(text.stdout, /^ {2}--fonts {3}/m);
 });
 
 rootTest('should fail clearly without bwrap or unshare on PATH', () => {

@@ -1,0 +1,51 @@
+/**
+ * Host resources for one run, from the host as it is now: the integration options' paths,
+ * devices and variables (integrationPlan), and the store entries the link chains of every
+ * host path that enters the jail lead through (planHostResources). Shared by exec and verify.
+ */
+import fs from 'node:fs';
+import {JailError} from '../errors.js';
+import type {Bind} from '../jail/args.js';
+import type {StoreEntryName} from '../store.js';
+import {integrationPlan, NO_INTEGRATION, type HostIntegration} from './integration.js';
+import {planHostResources, type AddedEntry, type HostResource} from './resources.js';
+import {hostView} from './view.js';
+
+export interface HostRequest {
+  host?: HostIntegration | undefined;
+  /** A missing resource fails the run (125) instead of being said and gone without. */
+  strict?: boolean | undefined;
+  warn?: ((line: string) => void) | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  storeDir: string;
+  /** The user's --bind and --ro-bind. */
+  userBinds: readonly Bind[];
+  /** Destinations the jail makes otherwise ($HOME, /etc/passwd, /bin/sh): no link goes there. */
+  taken: readonly string[];
+}
+
+const devNames = (): string[] => {
+  try {
+    return fs.readdirSync('/dev');
+  } catch {
+    return [];
+  }
+};
+
+export const planHost = (request: HostRequest) => {
+  const integration = integrationPlan(request.host ?? NO_INTEGRATION, {exists: candidate => fs.existsSync(candidate), devNames, env: request.env});
+  for (const line of integration.missing) {
+    if (request.strict) throw new JailError('usage', `${line} (--strict)`);
+    request.warn?.(`${line}; going on without`);
+  }
+  const resources: HostResource[] = [
+    ...request.userBinds.map(bind => ({...bind, by: bind.readOnly ? '--ro-bind' : '--bind'})),
+    ...integration.resources,
+  ];
+  const host = resources.length === 0
+    ? {binds: [], links: [], added: new Map<StoreEntryName, AddedEntry>()}
+    : planHostResources(resources, hostView(), request.storeDir, request.taken);
+  const madeDests = new Set([...host.binds.map(bind => bind.dest), ...host.links.map(link => link.dest)]);
+  const links = [...host.links, ...integration.links.filter(link => !madeDests.has(link.dest))];
+  return {integration, host, links};
+};
