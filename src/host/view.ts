@@ -12,7 +12,8 @@ export const WALK_ENTRIES = 4096;
 
 export const readLink = (candidate: string): string | undefined => {
   try {
-    return fs.readlinkSync(candidate);
+    // lstat first: most components are not links, and a failed readlink costs an exception.
+    return fs.lstatSync(candidate, {throwIfNoEntry: false})?.isSymbolicLink() ? fs.readlinkSync(candidate) : undefined;
   } catch {
     return undefined;
   }
@@ -39,4 +40,17 @@ export const linksInside = (dir: string): string[] => {
   return links;
 };
 
-export const hostView = (): HostView => ({readlink: readLink, linksInside});
+/**
+ * A view for one run: each path's link is read once (the chains of a directory's links share
+ * most of their components).
+ */
+export const hostView = (): HostView => {
+  const known = new Map<string, string | undefined>();
+  const readlink = (candidate: string): string | undefined => {
+    if (known.has(candidate)) return known.get(candidate);
+    const target = readLink(candidate);
+    known.set(candidate, target);
+    return target;
+  };
+  return {readlink, linksInside};
+};
