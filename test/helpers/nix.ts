@@ -147,12 +147,13 @@ export interface NixosEtc {
   tzdata: string;
   fontsConf: string;
   fontFiles: string;
+  drivers: string;
   unrelated: string;
 }
 
 /** The store side of a NixOS /etc (fixtures/nix/nixos-etc.nix) with `caPem` as its CA bundle. */
 export const nixosEtc = (caPem: string, tag = 'nixos'): NixosEtc => {
-  const names = ['etc', 'cacert', 'tzdata', 'fontsConf', 'fontFiles', 'unrelated'] as const;
+  const names = ['etc', 'cacert', 'tzdata', 'fontsConf', 'fontFiles', 'drivers', 'unrelated'] as const;
   const outputs = nix('nix-build', [
     path.join(ROOT, 'fixtures/nix/nixos-etc.nix'), '--no-out-link', ...NO_SUBSTITUTES,
     ...names.flatMap(name => ['-A', name]),

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import {run, tempDir, type Run} from '../helpers/cli.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
-import {buildFixture, closureOf, debianPrograms, nixosEtc, type NixosEtc} from '../helpers/nix.js';
+import {buildFixture, closureOf, debianPrograms, nixEnv, nixosEtc, type NixosEtc} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
 import {makeTestCa, startHttpsServer, type HttpsServer, type TestCa} from '../helpers/tls.js';
 
@@ -153,9 +153,12 @@ for (const caller of mountingWays) {
     fs.symlinkSync('/etc/zoneinfo/Europe/Berlin', path.join(etc, 'localtime'));
     fs.symlinkSync('/etc/static/zoneinfo', path.join(etc, 'zoneinfo'));
     fs.symlinkSync('/etc/static/fonts', path.join(etc, 'fonts'));
+    // And a /run holding /run/opengl-driver, a link into the store as NixOS makes it.
+    const runDir = tempDir('nixos-run');
+    fs.symlinkSync(nixos.drivers, path.join(runDir, 'opengl-driver'));
     const inNixosNamespace = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Result => {
       const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--net', '--locale', '--fonts', ...args]);
-      return collect('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc && exec "$@"', etc, command, ...argv], env);
+      return collect('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc && mount --bind "$1" /run && shift && exec "$@"', etc, runDir, command, ...argv], env);
     };
     const app = buildFixture().app;
     const script = 'ls -a /nix/store; echo ==; for link in /etc/localtime /etc/zoneinfo /etc/static; do readlink $link; done; head -2 /etc/ssl/certs/ca-certificates.crt | tail -1; cat /etc/fonts/fonts.conf; echo "$SSL_CERT_FILE $NIX_SSL_CERT_FILE"';
@@ -163,12 +166,21 @@ for (const caller of mountingWays) {
     assert.is(viewed.status, 0, viewed.stderr);
     const [listing, rest] = viewed.stdout.split('==\n') as [string, string];
     assert.equal(listing.trim().split('\n').sort(), expectedStore(app, nixos));
+    assert.not.ok(listing.includes(path.basename(nixos.drivers)), 'no driver without --gpu');
     assert.equal(rest.trim().split('\n'), [
       '/etc/zoneinfo/Europe/Berlin', '/etc/static/zoneinfo', `${nixos.etc}/etc`,
       ca.caPem.split('\n')[1], // the test CA's, from the bundle in the store
       `<fontconfig><dir>${nixos.fontFiles}/share/fonts</dir></fontconfig>`,
       '/etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt',
     ]);
+
+    // --gpu: /run/opengl-driver is the same link in the jail, with the drivers' closure.
+    const gpu = inNixosNamespace(['--gpu', '--', `${app}/bin/sh`, '-c', 'ls -a /nix/store; echo ==; readlink /run/opengl-driver; cat /run/opengl-driver/lib/dri/noj_dri.so']);
+    assert.is(gpu.status, 0, gpu.stderr);
+    const [gpuListing, gpuRest] = gpu.stdout.split('==\n') as [string, string];
+    assert.equal(gpuListing.trim().split('\n').sort(), [...new Set([...expectedStore(app, nixos), ...closureOf(nixos.drivers)])].sort());
+    assert.is(gpuRest, `${nixos.drivers}\na driver\n`);
+    if (!fs.existsSync('/dev/dri')) assert.match(gpu.stderr, /^nix-overlay-jail: --gpu: this host has no \/dev\/dri; going on without$/m);
 
     // Real programs through the chains: curl trusts the test CA from the NixOS bundle (no
     // variable names it), date reads the zone from /etc/localtime (TZ unset).
@@ -216,6 +228,22 @@ when(profiles, missing('root', 'nix', 'bwrap'))('should give the same jail as th
   assert.is(overridden.stdout, same.stdout);
 });
 
+when(profiles, missing('root', 'nix', 'bwrap'))('should say in one line what a host option lacks and go on, or with --strict fail with 125', () => {
+  const app = buildFixture().app;
+  const cache = tempDir('strict-cache');
+  const env = {...nixEnv(), NIX_SSL_CERT_FILE: '/nonexistent/ca.pem'};
+  const lenient = run(['exec', '--cache-dir', cache, '--net', '--', `${app}/bin/sh`, '-c', 'echo started; ls /etc/ssl 2>&1; true'], {env});
+  assert.is(lenient.status, 0, lenient.stderr);
+  // (A host without netbase lacks /etc/services and /etc/protocols too: named in the same line.)
+  assert.match(lenient.stderr, /^nix-overlay-jail: --net: this host has no (\S+, )*\/nonexistent\/ca\.pem; going on without\n$/);
+  assert.match(lenient.stdout, /^started\n.*No such file or directory/);
+  const strict = run(['exec', '--cache-dir', cache, '--net', '--strict', '--', `${app}/bin/sh`, '-c', 'echo started'], {env});
+  assert.is(strict.status, 125);
+  assert.is(strict.stdout, '');
+  assert.match(strict.stderr, /^nix-overlay-jail: --net: this host has no (\S+, )*\/nonexistent\/ca\.pem \(--strict\)\n$/);
+  tally('input', 1);
+});
+
 when(profiles, missing('root', 'nix', 'bwrap'))('should refuse every bad profile in one line, with 125, having started nothing', () => {
   const app = buildFixture().app;
   const dir = tempDir('bad-profiles');
@@ -259,7 +287,7 @@ when(verifying, missing('root', 'nix', 'bwrap'))('should check the store paths h
       `added: ${nixos.etc}, alone, for --ro-bind (through ${tree}/localtime)`,
       `added: ${nixos.fontsConf}, with its closure, for --ro-bind (through ${tree}/fonts)`,
       `added: ${nixos.tzdata}, with its closure, for --ro-bind (through ${tree}/localtime)`,
-    ]);
+    ].sort());
     const size = new Set([...closureOf(app), path.basename(nixos.etc), ...closureOf(nixos.tzdata, nixos.fontsConf)]).size;
     assert.match(result.stdout, new RegExp(`^ok: the jail sees exactly the closure \\(${size} paths, ${mode} mask`, 'm'));
   }
