@@ -11,8 +11,8 @@ import type {FlagSpec} from './argv.js';
 import {absoluteOptions} from './commands/wrap.js';
 import {JailError} from './errors.js';
 
-/** Options a profile cannot hold: they are about this one run, not about the jail. */
-export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force', 'help', 'version']);
+/** Options a profile cannot hold: they are about this one run (or launcher), not about the jail. */
+export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force']);
 
 const camel = (kebab: string): string => kebab.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 

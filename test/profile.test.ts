@@ -1,6 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {execFlags} from '../src/cli/exec.js';
+import {wrapCli} from '../src/cli/wrap.js';
 import {profileOptions} from '../src/profile.js';
 import {throwsJail} from './helpers/errors.js';
 
@@ -27,14 +28,19 @@ profile('should refuse, in one line naming the file, what is not an object, an u
     [{profile: 'other.json'}, 'unknown option "profile"'],
     [{'dry-run': true}, 'unknown option "dry-run"'],
     [{net: 'yes'}, '"net" must be true or false'],
-    [{home: ['a', 'b']}, '"home" must be a string'],
+    [{home: ['a', 'b']}, '"home" must be a string$'],
+    [{'ro-bind': ['/a', 2]}, '"ro-bind" must be a string or an array of strings'],
     [{'ro-bind': [1]}, '"ro-bind" must be a string or an array of strings'],
     [{'ro-bind': {a: 1}}, '"ro-bind" must be a string or an array of strings'],
     [{mode: 'open'}, '"mode" must be one of auto, whiteout, allowlist'],
     [{'closure-file': '-'}, 'reads standard input'],
     [{'ro-bind': '/x:/nix/store'}, 'refusing bind onto /nix/store'],
   ] as const) {
-    throwsJail(() => profileOptions(value, '/p/x.json', execFlags), 'usage', new RegExp(`^profile /p/x\\.json: .*${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    throwsJail(() => profileOptions(value, '/p/x.json', execFlags), 'usage', new RegExp(`^profile /p/x\\.json: .*${message.replace(/[.*+?^{}()|[\]\\]/g, '\\$&')}`));
+  }
+  // A launcher's own options are not the jail's: wrap refuses them in a profile.
+  for (const key of ['out', 'force']) {
+    throwsJail(() => profileOptions({[key]: key === 'force' ? true : '/x'}, '/p/x.json', wrapCli.flags), 'usage', `unknown option "${key}"`);
   }
 });
 

@@ -12,6 +12,7 @@ export interface HostIntegration {
   fonts: boolean;
 }
 
+// Stryker disable next-line ObjectLiteral: an absent switch is off too.
 export const NO_INTEGRATION: HostIntegration = {net: false, gpu: false, locale: false, fonts: false};
 
 export interface HostProbe {
@@ -55,11 +56,13 @@ export const integrationPlan = (wanted: HostIntegration, probe: HostProbe): Inte
     const named = [probe.env['NIX_SSL_CERT_FILE'], probe.env['SSL_CERT_FILE']].find(file => file !== undefined && file !== '');
     const bundle = named ?? CA_BUNDLE_PATHS.find(file => probe.exists(file));
     const [jailBundle, ...others] = CA_BUNDLE_PATHS;
+    // Stryker disable next-line ConditionalExpression: nothing exists at an undefined path.
     if (bundle !== undefined && probe.exists(bundle)) {
       plan.resources.push(readOnly(bundle, '--net', jailBundle));
       plan.links.push(...others.map(dest => ({target: jailBundle, dest})));
       plan.setenv.push(['SSL_CERT_FILE', jailBundle], ['NIX_SSL_CERT_FILE', jailBundle]);
     }
+    // Stryker disable next-line ConditionalExpression: as above.
     lacking('--net', [...NET_FILES.filter(file => !present.includes(file)), ...(bundle !== undefined && probe.exists(bundle) ? [] : [named ?? 'CA bundle'])]);
   }
   if (wanted.gpu) {

@@ -37,6 +37,8 @@ plan('--net: the bundle the caller\'s environment names wins, NIX_SSL_CERT_FILE 
   const gone = integrationPlan({...NO_INTEGRATION, net: true}, probe(DEBIAN, {SSL_CERT_FILE: '/home/u/gone.pem'}));
   assert.equal(gone.missing, ['--net: this host has no /home/u/gone.pem']);
   assert.equal(gone.setenv, [], 'no variable names a bundle the jail does not have');
+  const empty = integrationPlan({...NO_INTEGRATION, net: true}, probe(DEBIAN, {NIX_SSL_CERT_FILE: '', SSL_CERT_FILE: ''}));
+  assert.is(empty.resources.at(-1)!.source, '/etc/ssl/certs/ca-certificates.crt', 'an empty variable names no bundle');
   const redHat = integrationPlan({...NO_INTEGRATION, net: true}, probe(['/etc/pki/tls/certs/ca-bundle.crt']));
   assert.is(redHat.resources.at(-1)!.source, '/etc/pki/tls/certs/ca-bundle.crt');
   assert.equal(redHat.missing, ['--net: this host has no /etc/resolv.conf, /etc/hosts, /etc/nsswitch.conf, /etc/services, /etc/protocols']);
@@ -48,21 +50,27 @@ plan('--gpu: /dev/dri and NVIDIA\'s nodes with device access, the drivers\' dire
   assert.equal(gpu.devices, ['/dev/dri', '/dev/nvidia-uvm', '/dev/nvidia0', '/dev/nvidiactl']);
   assert.equal(gpu.resources.map(resource => resource.source), ['/run/opengl-driver']);
   assert.equal(gpu.missing, []);
-  assert.equal(integrationPlan({...NO_INTEGRATION, gpu: true}, probe([])).missing, ['--gpu: this host has no /dev/dri, /run/opengl-driver']);
+  assert.ok(gpu.resources.every(resource => resource.by === '--gpu' && resource.readOnly));
+  const none = integrationPlan({...NO_INTEGRATION, gpu: true}, probe([], {}, ['nvidia0', 'not-nvidia1']));
+  assert.equal(none.missing, ['--gpu: this host has no /dev/dri, /run/opengl-driver']);
+  assert.equal(none.devices, ['/dev/nvidia0'], 'no /dev/dri when there is none; only names that start with nvidia');
 });
 
 plan('--locale: the locale and time zone variables that are set, LOCALE_ARCHIVE\'s and TZDIR\'s paths, /etc/localtime', () => {
-  const env = {LANG: 'de_DE.UTF-8', LC_TIME: 'C', LC_ALL: 'C', TZ: 'Europe/Berlin', TZDIR: '/etc/zoneinfo', LOCALE_ARCHIVE: '/nix/store/x-glibc-locales/lib/locale/locale-archive', HOME: '/h'};
+  const env = {LANG: 'de_DE.UTF-8', LANGUAGE: 'de', LC_TIME: 'C', LC_ALL: 'C', TZ: 'Europe/Berlin', TZDIR: '/etc/zoneinfo', LOCALE_ARCHIVE: '/nix/store/x-glibc-locales/lib/locale/locale-archive', HOME: '/h'};
   const locale = integrationPlan({...NO_INTEGRATION, locale: true}, probe(['/etc/localtime', '/etc/zoneinfo', env.LOCALE_ARCHIVE], env));
-  assert.equal(locale.keepEnv, ['LANG', 'TZ', 'TZDIR', 'LOCALE_ARCHIVE', 'LC_ALL', 'LC_TIME']);
-  assert.equal(locale.resources.map(resource => resource.source), [env.LOCALE_ARCHIVE, '/etc/zoneinfo', '/etc/localtime']);
-  assert.equal(integrationPlan({...NO_INTEGRATION, locale: true}, probe([], {TZDIR: 'relative'})).missing, ['--locale: this host has no /etc/localtime']);
-  assert.equal(integrationPlan({...NO_INTEGRATION, locale: true}, probe([], {TZDIR: 'relative'})).resources, []);
+  assert.equal(locale.keepEnv, ['LANG', 'LANGUAGE', 'TZ', 'TZDIR', 'LOCALE_ARCHIVE', 'LC_ALL', 'LC_TIME']);
+  assert.equal(locale.resources.map(resource => [resource.source, resource.by]), [[env.LOCALE_ARCHIVE, '--locale'], ['/etc/zoneinfo', '--locale'], ['/etc/localtime', '--locale']]);
+  // A relative path names nothing on the host, even where one happens to exist.
+  const relative = integrationPlan({...NO_INTEGRATION, locale: true}, probe(['relative'], {TZDIR: 'relative'}));
+  assert.equal(relative.missing, ['--locale: this host has no /etc/localtime']);
+  assert.equal(relative.resources, []);
+  assert.equal(relative.keepEnv, ['TZDIR'], 'only the variables that are set');
 });
 
 plan('--fonts: /etc/fonts and the font directories that exist', () => {
   const fonts = integrationPlan({...NO_INTEGRATION, fonts: true}, probe(DEBIAN));
-  assert.equal(fonts.resources.map(resource => resource.source), ['/etc/fonts', '/usr/share/fonts']);
+  assert.equal(fonts.resources.map(resource => [resource.source, resource.by]), [['/etc/fonts', '--fonts'], ['/usr/share/fonts', '--fonts']]);
   assert.equal(integrationPlan({...NO_INTEGRATION, fonts: true}, probe([])).missing, ['--fonts: this host has no /etc/fonts']);
 });
 

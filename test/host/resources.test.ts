@@ -8,7 +8,7 @@ const resource = (source: string, by = '--locale', dest = source): HostResource 
 const plan = suite('planHostResources');
 
 plan('should make a chain into the store again in the jail: its host links, the entries it passes through, the closure of its end', () => {
-  const result = planHostResources([resource('/etc/localtime')], nixosHost(), '/nix/store');
+  const result = planHostResources([resource('/etc/localtime')], nixosHost(), '/nix/store', []);
   assert.equal(result.binds, [], 'nothing is bound: the links resolve in the jail as on the host');
   assert.equal(result.links, [
     {target: '/etc/zoneinfo/Europe/Berlin', dest: '/etc/localtime'},
@@ -21,7 +21,7 @@ plan('should make a chain into the store again in the jail: its host links, the 
 });
 
 plan('should share links and entries between resources, once each, naming the first that brought them', () => {
-  const result = planHostResources([resource('/etc/localtime'), resource('/etc/fonts', '--fonts'), resource('/run/opengl-driver', '--gpu')], nixosHost(), '/nix/store');
+  const result = planHostResources([resource('/etc/localtime'), resource('/etc/fonts', '--fonts'), resource('/run/opengl-driver', '--gpu')], nixosHost(), '/nix/store', []);
   assert.equal(result.links.map(link => link.dest), ['/etc/localtime', '/etc/zoneinfo', '/etc/static', '/etc/fonts', '/run/opengl-driver']);
   assert.equal(addedEntries(result), {withClosure: [FONTS, DRIVERS, TZDATA].sort(), alone: [ETC]});
   assert.is(result.added.get(ETC)!.by, '--locale');
@@ -29,7 +29,7 @@ plan('should share links and entries between resources, once each, naming the fi
 });
 
 plan('should bind a host directory, and follow the links inside it out through /etc/static into the store', () => {
-  const result = planHostResources([resource('/etc/ssl', '--ro-bind')], nixosHost(), '/nix/store');
+  const result = planHostResources([resource('/etc/ssl', '--ro-bind')], nixosHost(), '/nix/store', []);
   assert.equal(result.binds, [resource('/etc/ssl', '--ro-bind')]);
   // The link inside the bound directory comes with the bind; /etc/static is made.
   assert.equal(result.links, [{target: `/nix/store/${ETC}/etc`, dest: '/etc/static'}]);
@@ -39,7 +39,7 @@ plan('should bind a host directory, and follow the links inside it out through /
 
 plan('should bind a path with no link into the store as given, adding nothing', () => {
   const host = nixosHost();
-  const result = planHostResources([resource('/etc/resolv.conf', '--net'), resource('/srv/data/current', '--bind', '/data')], {...host, linksInside: () => []}, '/nix/store');
+  const result = planHostResources([resource('/etc/resolv.conf', '--net'), resource('/srv/data/current', '--bind', '/data')], {...host, linksInside: () => []}, '/nix/store', []);
   assert.equal(result.binds.map(bind => bind.dest), ['/etc/resolv.conf', '/data']);
   assert.equal(result.links, []);
   assert.is(result.added.size, 0);
@@ -47,7 +47,7 @@ plan('should bind a path with no link into the store as given, adding nothing', 
 
 plan('should bind, not link, a chain into the store that goes to another place in the jail, adding the closure of its end', () => {
   // NIX_SSL_CERT_FILE naming the bundle by its /etc path, bound at the jail's usual path.
-  const result = planHostResources([resource('/srv/releases/2/cert.pem', '--net', '/etc/ssl/certs/ca-certificates.crt')], nixosHost(), '/nix/store');
+  const result = planHostResources([resource('/srv/releases/2/cert.pem', '--net', '/etc/ssl/certs/ca-certificates.crt')], nixosHost(), '/nix/store', []);
   assert.equal(result.binds.map(bind => bind.source), ['/srv/releases/2/cert.pem']);
   assert.equal(result.links, []);
   assert.equal(addedEntries(result), {withClosure: [CACERT], alone: []});
@@ -55,7 +55,7 @@ plan('should bind, not link, a chain into the store that goes to another place i
 
 plan('should add a path inside the store (LOCALE_ARCHIVE) by its entry and closure, with no bind and no link', () => {
   const archive = `/nix/store/${TZDATA}/lib/locale/locale-archive`;
-  const result = planHostResources([resource(archive)], nixosHost(), '/nix/store');
+  const result = planHostResources([resource(archive)], nixosHost(), '/nix/store', []);
   assert.equal(result.binds, []);
   assert.equal(result.links, []);
   assert.equal(addedEntries(result), {withClosure: [TZDATA], alone: []});
@@ -63,7 +63,7 @@ plan('should add a path inside the store (LOCALE_ARCHIVE) by its entry and closu
 
 plan('should bind instead of linking when the host\'s store is not at /nix/store (the jail\'s links would point elsewhere)', () => {
   const links = {'/etc/localtime': '/srv/store/abc-tzdata/share/zoneinfo/UTC'};
-  const result = planHostResources([resource('/etc/localtime')], nixosHost(links, {}), '/srv/store');
+  const result = planHostResources([resource('/etc/localtime')], nixosHost(links, {}), '/srv/store', []);
   assert.equal(result.binds.map(bind => bind.source), ['/etc/localtime']);
   assert.equal(result.links, []);
   assert.equal(addedEntries(result), {withClosure: ['abc-tzdata'], alone: []});
@@ -81,9 +81,46 @@ plan('should keep the first resource for a destination, and make no link at, abo
   assert.is(result.added.get(TZDATA)!.by, '--ro-bind', 'the first resource for /etc/localtime');
 });
 
+plan('should skip a later resource for a destination already taken, whatever its chain would bring', () => {
+  const result = planHostResources([resource('/srv/my-localtime', '--ro-bind', '/etc/localtime'), resource('/etc/localtime')], nixosHost(), '/nix/store', []);
+  assert.equal(result.binds.map(bind => [bind.source, bind.dest]), [['/srv/my-localtime', '/etc/localtime']]);
+  assert.equal(result.links, []);
+  assert.is(result.added.size, 0, 'the skipped resource\'s chain adds nothing');
+});
+
+plan('should make no link exactly where the jail has something else (a file it writes, a bind)', () => {
+  const result = planHostResources([resource('/etc/localtime')], nixosHost(), '/nix/store', ['/etc/localtime', '/etc/static']);
+  assert.equal(result.links, [{target: '/etc/static/zoneinfo', dest: '/etc/zoneinfo'}]);
+});
+
+plan('should make the links a directory bound elsewhere leads to, but none inside the directory itself', () => {
+  // /srv/releases/2 at /data: its cert.pem links to /etc/ssl/…, which leads on through /etc/static.
+  const result = planHostResources([resource('/srv/releases/2', '--ro-bind', '/data')], nixosHost(), '/nix/store', []);
+  assert.equal(result.links.map(link => link.dest), ['/etc/ssl/certs/ca-certificates.crt', '/etc/static']);
+  assert.equal(addedEntries(result), {withClosure: [CACERT], alone: [ETC]});
+});
+
+plan('should add nothing for links inside a bound directory that end on the host, outside the store', () => {
+  const links = {'/etc/fonts/conf.d/10-a.conf': '../../../usr/share/fontconfig/conf.avail/10-a.conf'};
+  const result = planHostResources([resource('/etc/fonts', '--fonts')], nixosHost(links, {'/etc/fonts': ['/etc/fonts/conf.d/10-a.conf']}), '/nix/store', []);
+  assert.equal(result.binds.map(bind => bind.source), ['/etc/fonts']);
+  assert.equal(result.links, []);
+  assert.is(result.added.size, 0);
+});
+
+plan('should give an entry its closure when a later chain ends in it, after an earlier one only passed through it', () => {
+  const links = {'/a': `/nix/store/${ETC}/a`, [`/nix/store/${ETC}/a`]: `/nix/store/${TZDATA}/a`, '/b': `/nix/store/${ETC}/b`, '/c': `/nix/store/${CACERT}/c`};
+  const result = planHostResources([resource('/a'), resource('/b'), resource('/c')], nixosHost(links, {}), '/nix/store', []);
+  assert.equal(addedEntries(result), {withClosure: [CACERT, ETC, TZDATA].sort(), alone: []});
+  assert.is(result.added.get(ETC)!.via, '/a', 'still named after what met it first');
+  // Alone entries come sorted too.
+  const alone = planHostResources([resource('/x')], nixosHost({'/x': `/nix/store/${TZDATA}/x`, [`/nix/store/${TZDATA}/x`]: `/nix/store/${ETC}/x`, [`/nix/store/${ETC}/x`]: `/nix/store/${CACERT}/x`}, {}), '/nix/store', []);
+  assert.equal(addedEntries(alone), {withClosure: [CACERT], alone: [ETC, TZDATA].sort()});
+});
+
 plan('should never make a link in the jail\'s store, /proc or /dev', () => {
   const links = {'/dev/log': `/nix/store/${ETC}/log`, '/proc/x': `/nix/store/${ETC}/x`};
-  const result = planHostResources([resource('/dev/log'), resource('/proc/x')], nixosHost(links, {}), '/nix/store');
+  const result = planHostResources([resource('/dev/log'), resource('/proc/x')], nixosHost(links, {}), '/nix/store', []);
   assert.equal(result.links, []);
   assert.equal(addedEntries(result), {withClosure: [ETC], alone: []});
 });
