@@ -24,8 +24,8 @@ import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
-import {planHost} from '../host/request.js';
-import {addedEntries, type AddedEntry} from '../host/resources.js';
+import {planHost, withAdded} from '../host/request.js';
+import type {AddedEntry} from '../host/resources.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -182,16 +182,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];
   const {integration, host, links: hostLinks} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly}))];
-  const {withClosure, alone} = addedEntries(host);
-  const closure: Closure = withClosure.length === 0 && alone.length === 0 ? programClosure : {
-    storeDir,
-    roots: programClosure.roots,
-    entries: new Set([
-      ...programClosure.entries,
-      ...alone,
-      ...(withClosure.length === 0 ? [] : (await cachedClosure(storeDir, withClosure, cache, cacheDir, options.dryRun)).entries),
-    ]),
-  };
+  const closure = await withAdded(programClosure, host, async entries => (await cachedClosure(storeDir, entries, cache, cacheDir, options.dryRun)).entries);
   assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0});
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'

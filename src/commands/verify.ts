@@ -16,8 +16,8 @@ import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabiliti
 import {overlayOptions} from '../mount/options.js';
 import {chooseStrategy, MOUNT_SCRIPT, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
-import {planHost} from '../host/request.js';
-import {addedEntries, type AddedEntry} from '../host/resources.js';
+import {planHost, withAdded} from '../host/request.js';
+import type {AddedEntry} from '../host/resources.js';
 import {parseBind} from '../jail/args.js';
 import {JAIL_STORE} from '../store.js';
 
@@ -69,15 +69,9 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
     userBinds: [...(options.bind ?? []).map(value => parseBind(value, false)), ...(options.roBind ?? []).map(value => parseBind(value, true))],
     taken: [],
   });
-  const {withClosure, alone} = addedEntries(host);
-  const closure = withClosure.length === 0 && alone.length === 0 ? programClosure : {
-    ...programClosure,
-    entries: new Set([
-      ...programClosure.entries,
-      ...alone,
-      ...(withClosure.length === 0 ? [] : (await computeClosure({storeDir: programClosure.storeDir, roots: withClosure.map(entry => `${programClosure.storeDir}/${entry}`), closureFiles: [], graphs: [], verifyPresent: false})).entries),
-    ]),
-  };
+  const closure = await withAdded(programClosure, host, async entries => (await computeClosure({
+    storeDir: programClosure.storeDir, roots: entries.map(entry => `${programClosure.storeDir}/${entry}`), closureFiles: [], graphs: [], verifyPresent: false,
+  })).entries);
   const isRoot = process.getuid?.() === 0;
   const strategy = chooseStrategy(options.mountWith === 'bwrap' ? 'userns' : options.mountWith, {
     isRoot,

@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
+import type {Closure} from '../closure/index.js';
 import type {StoreEntryName} from '../store.js';
 import {integrationPlan, NO_INTEGRATION, type HostIntegration} from './integration.js';
-import {planHostResources, type AddedEntry, type HostResource} from './resources.js';
+import {addedEntries, planHostResources, type AddedEntry, type HostPlan, type HostResource} from './resources.js';
 import {hostView} from './view.js';
 
 export interface HostRequest {
@@ -30,6 +31,19 @@ const devNames = (): string[] => {
   } catch {
     return [];
   }
+};
+
+/**
+ * The closure with what host resources add: the entries their chains pass through, and the
+ * closures (from `closureOf`) of those they end in. The same closure when they add nothing.
+ */
+export const withAdded = async (closure: Closure, plan: HostPlan, closureOf: (entries: StoreEntryName[]) => Promise<Iterable<StoreEntryName>>): Promise<Closure> => {
+  const {withClosure, alone} = addedEntries(plan);
+  if (withClosure.length === 0 && alone.length === 0) return closure;
+  return {
+    ...closure,
+    entries: new Set([...closure.entries, ...alone, ...(withClosure.length === 0 ? [] : await closureOf(withClosure))]),
+  };
 };
 
 export const planHost = (request: HostRequest) => {

@@ -5,9 +5,9 @@
  * /run/opengl-driver) gets the same chain in the jail: each link outside the store is made
  * again with the same target, each store entry the chain passes through joins the jail's
  * store, and the entry it ends in joins with its closure (what its files refer to). Any other
- * path is bound as given (the mount follows its links on the host); when it is a directory,
- * the links inside it are followed the same way, so a link into /etc/static or the store
- * still resolves in the jail.
+ * path is bound as given (the mount follows its links on the host); when it is a directory
+ * bound read-only, the links inside it are followed the same way, so a link into /etc/static
+ * or the store still resolves in the jail.
  *
  * An entry a chain only passes through joins alone: NixOS's `…-etc` entry refers to most of
  * the system, and the jail needs its links, not what they all lead to.
@@ -121,7 +121,9 @@ export const planHostResources = (
       add(end, bind.by, bind.source, true);
       continue;
     }
-    for (const inner of host.linksInside(chain.end)) takeChain(chainOf(inner), bind.by, inner, chain.end);
+    // A read-write bind is working data (a project, a download directory): large, changing while
+    // the jail runs, and not a host configuration whose links lead into the store.
+    if (bind.readOnly) for (const inner of host.linksInside(chain.end)) takeChain(chainOf(inner), bind.by, inner, chain.end);
   }
   return plan;
 };

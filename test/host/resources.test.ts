@@ -37,6 +37,13 @@ plan('should bind a host directory, and follow the links inside it out through /
   assert.is(result.added.get(CACERT)!.via, '/etc/ssl/certs/ca-certificates.crt');
 });
 
+plan('should not walk a directory bound read-write (working data, not configuration)', () => {
+  const result = planHostResources([{...resource('/etc/ssl', '--bind'), readOnly: false}], nixosHost(), '/nix/store', []);
+  assert.equal(result.binds.map(bind => bind.dest), ['/etc/ssl']);
+  assert.equal(result.links, []);
+  assert.is(result.added.size, 0);
+});
+
 plan('should bind a path with no link into the store as given, adding nothing', () => {
   const host = nixosHost();
   const result = planHostResources([resource('/etc/resolv.conf', '--net'), resource('/srv/data/current', '--bind', '/data')], {...host, linksInside: () => []}, '/nix/store', []);
