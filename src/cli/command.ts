@@ -56,7 +56,6 @@ export const maskFlags: Flags = {
   execOnly: {type: 'boolean', default: false},
 };
 
-
 /** Host resources: exec takes them, and verify to check the store paths they add. */
 export const hostFlags: Flags = {
   bind: {type: 'string', isMultiple: true},
@@ -88,7 +87,6 @@ export const closureRequest = (flags: Record<string, unknown>, operands: string[
   graphs: asStrings(flags['graph']),
 });
 
-
 /** A progress bar on standard error, only when it is a terminal and the scan is long. */
 export const progressBar = (): ((done: number, total: number | undefined) => void) | undefined => {
   if (!process.stderr.isTTY) return undefined;
@@ -104,5 +102,6 @@ export const progressBar = (): ((done: number, total: number | undefined) => voi
     if (total !== undefined && done >= total) process.stderr.write('\n');
   };
 };
+
 /** The file this binary runs from (for launchers that call it back, and for meow). */
 export const binaryPath = (): string => fs.realpathSync(process.argv[1] ?? '.');

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {integrationPlan, NO_INTEGRATION} from '../host/integration.js';
+import {hostProbe} from '../host/request.js';
 import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
@@ -99,7 +100,7 @@ const probeOverlay = async (inUserNamespace: boolean): Promise<string | undefine
 };
 
 const hostOptionReports = (): HostOptionReport[] => (['net', 'gpu', 'locale', 'fonts'] as const).map(option => {
-  const plan = integrationPlan({...NO_INTEGRATION, [option]: true}, {exists: candidate => fs.existsSync(candidate), devNames: () => fs.readdirSync('/dev'), env: process.env});
+  const plan = integrationPlan({...NO_INTEGRATION, [option]: true}, hostProbe(process.env));
   return {
     option: `--${option}`,
     brings: [...plan.devices, ...plan.resources.map(resource => (resource.source === resource.dest ? resource.source : `${resource.source} at ${resource.dest}`)), ...plan.keepEnv.map(name => `$${name}`)],

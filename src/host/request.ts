@@ -8,7 +8,7 @@ import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
 import type {Closure} from '../closure/index.js';
 import type {StoreEntryName} from '../store.js';
-import {integrationPlan, NO_INTEGRATION, type HostIntegration} from './integration.js';
+import {integrationPlan, NO_INTEGRATION, type HostIntegration, type HostProbe} from './integration.js';
 import {addedEntries, planHostResources, type AddedEntry, type HostPlan, type HostResource} from './resources.js';
 import {hostView} from './view.js';
 
@@ -33,6 +33,9 @@ const devNames = (): string[] => {
   }
 };
 
+/** The host as integrationPlan asks about it: what exists, /dev's names, the environment. */
+export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({exists: candidate => fs.existsSync(candidate), devNames, env});
+
 /**
  * The closure with what host resources add: the entries their chains pass through, and the
  * closures (from `closureOf`) of those they end in. The same closure when they add nothing.
@@ -47,7 +50,7 @@ export const withAdded = async (closure: Closure, plan: HostPlan, closureOf: (en
 };
 
 export const planHost = (request: HostRequest) => {
-  const integration = integrationPlan(request.host ?? NO_INTEGRATION, {exists: candidate => fs.existsSync(candidate), devNames, env: request.env});
+  const integration = integrationPlan(request.host ?? NO_INTEGRATION, hostProbe(request.env));
   for (const line of integration.missing) {
     if (request.strict) throw new JailError('usage', `${line} (--strict)`);
     request.warn?.(`${line}; going on without`);
