@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import process from 'node:process';
 import type {FlagSpec} from '../argv.js';
+import {JailError} from '../errors.js';
+import {isBusName} from '../host/desktop.js';
 
 export const CLOSURE_HELP = `
   Where the closure comes from (for closure, build, exec):
@@ -64,6 +66,14 @@ export const hostFlags: Flags = {
   gpu: {type: 'boolean', default: false},
   locale: {type: 'boolean', default: false},
   fonts: {type: 'boolean', default: false},
+  wayland: {type: 'boolean', default: false},
+  x11: {type: 'boolean', default: false},
+  audio: {type: 'boolean', default: false},
+  desktop: {type: 'boolean', default: false},
+  talkName: {type: 'string', isMultiple: true},
+  ownName: {type: 'string', isMultiple: true},
+  seeName: {type: 'string', isMultiple: true},
+  systemTalkName: {type: 'string', isMultiple: true},
   strict: {type: 'boolean', default: false},
   profile: {type: 'string', isMultiple: true},
 };
@@ -72,11 +82,31 @@ export const hostFlags: Flags = {
 export const hostOptions = (flags: Record<string, unknown>) => ({
   bind: asStrings(flags['bind']),
   roBind: asStrings(flags['roBind']),
-  host: {net: Boolean(flags['net']), gpu: Boolean(flags['gpu']), locale: Boolean(flags['locale']), fonts: Boolean(flags['fonts'])},
+  host: {
+    net: Boolean(flags['net']),
+    gpu: Boolean(flags['gpu']),
+    locale: Boolean(flags['locale']),
+    fonts: Boolean(flags['fonts']),
+    wayland: Boolean(flags['wayland']),
+    x11: Boolean(flags['x11']),
+    audio: Boolean(flags['audio']),
+    desktop: Boolean(flags['desktop']),
+    talk: busNames(flags['talkName'], '--talk-name'),
+    own: busNames(flags['ownName'], '--own-name'),
+    see: busNames(flags['seeName'], '--see-name'),
+    systemTalk: busNames(flags['systemTalkName'], '--system-talk-name'),
+  },
   strict: Boolean(flags['strict']),
   warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
   env: process.env,
 });
+
+/** The names given to a D-Bus option, each checked: they become xdg-dbus-proxy's arguments. */
+const busNames = (value: unknown, option: string): string[] =>
+  asStrings(value).map(name => {
+    if (!isBusName(name)) throw new JailError('usage', `${option} ${JSON.stringify(name)}: not a D-Bus name (such as org.example.App, or org.example.* for every name below it)`);
+    return name;
+  });
 
 export const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 

@@ -7,7 +7,8 @@ export const doctorCli: Command = {
   usage: 'nix-overlay-jail doctor [options]',
   body: `
   One line per check: ok, warning or failure, and what to do; then what each host option
-  (--net, --gpu, --locale, --fonts) brings on this host and what it lacks. Overlay mounts, user
+  (--net, --gpu, --locale, --fonts, --wayland, --x11, --audio, the
+  buses) brings on this host and what it lacks. Overlay mounts, user
   namespaces and whiteouts are tried for real in throw-away directories and namespaces.
   Exits 0 when exec can work here for this user.
 
@@ -24,7 +25,7 @@ export const doctorCli: Command = {
       for (const check of report.checks) process.stdout.write(`${check.status.padEnd(8)} ${check.name}: ${check.detail}\n`);
       process.stdout.write('host options (what each brings here; a jail starts without what is missing, or fails with --strict):\n');
       for (const host of report.hostOptions) {
-        process.stdout.write(`  ${host.option.padEnd(9)} ${host.brings.length === 0 ? 'nothing' : host.brings.join(', ')}${host.missing.length === 0 ? '' : `; missing: ${host.missing.join(', ')}`}\n`);
+        process.stdout.write(`  ${host.option.padEnd(18)} ${host.brings.length === 0 ? 'nothing' : host.brings.join(', ')}${host.missing.length === 0 ? '' : `; missing: ${host.missing.join(', ')}`}\n`);
       }
       process.stdout.write(report.canExec ? `exec can work here (mounting: ${report.strategy})\n` : 'exec cannot work here: see the failures above\n');
     }

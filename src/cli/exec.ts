@@ -88,6 +88,26 @@ ${MASK_HELP}
     --strict                 fail (exit 125) when a host resource asked for is missing;
                              without it, one line says which and the jail starts anyway
 
+  The desktop (each server's socket bound read-only at the host's path, or one line saying
+  it is not running):
+    --wayland                the compositor's socket ($XDG_RUNTIME_DIR/$WAYLAND_DISPLAY),
+                             WAYLAND_DISPLAY and XDG_RUNTIME_DIR
+    --x11                    the socket of $DISPLAY alone (a local display; not the rest of
+                             /tmp/.X11-unix), DISPLAY, and an XAUTHORITY holding only that
+                             display's cookie. X11 lets any client read the keyboard and the
+                             screen of the others: prefer --wayland where you can
+    --audio                  the PulseAudio and PipeWire sockets that exist (PipeWire's pulse
+                             socket included), PULSE_SERVER, XDG_RUNTIME_DIR
+    --talk-name NAME         the session bus, through xdg-dbus-proxy, with NAME callable
+                             (repeatable; org.example.* covers the names below it). No bus
+                             option, no bus. The proxy runs outside the jail and ends with it;
+                             the jail sees only its socket, at $XDG_RUNTIME_DIR/bus
+    --own-name NAME          the session bus, NAME may be owned (and called)
+    --see-name NAME          the session bus, NAME may be seen but not called
+    --system-talk-name NAME  the system bus, through the proxy, with NAME callable
+    --desktop                --wayland (--x11 when there is no Wayland), --audio, --gpu,
+                             --fonts, --locale and the desktop portals on the session bus
+
   Profiles:
     --profile FILE           options from a JSON object, keys as the long options are typed:
                              {"net": true, "ro-bind": ["data:/data"], "home": "state"};
@@ -115,6 +135,10 @@ ${MASK_HELP}
       process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);
       const {describeAdded} = await import('../host/resources.js');
       for (const [entry, added] of plan.added) process.stderr.write(`nix-overlay-jail: adds ${describeAdded(entry, added)}\n`);
+      if (plan.bus !== undefined) {
+        const {proxyArgs} = await import('../host/desktop.js');
+        process.stderr.write(`nix-overlay-jail: starts ${[plan.bus.plan.proxy, ...proxyArgs(plan.bus.plan, plan.bus.dir, 3)].join(' ')}\n`);
+      }
       process.stdout.write(plan.argv.map(arg => `${arg}\n`).join(''));
       return 0;
     }

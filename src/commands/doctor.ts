@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {integrationPlan, NO_INTEGRATION} from '../host/integration.js';
+import {integrationPlan, NO_INTEGRATION, type HostIntegration} from '../host/integration.js';
 import {hostProbe} from '../host/request.js';
 import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
@@ -22,7 +22,7 @@ export interface Check {
   detail: string;
 }
 
-/** What one host option (--net, --gpu, --locale, --fonts) brings on this host, and what it lacks. */
+/** What one host option (--net, --gpu, --x11, ...) brings on this host, and what it lacks. */
 export interface HostOptionReport {
   option: string;
   brings: string[];
@@ -99,12 +99,37 @@ const probeOverlay = async (inUserNamespace: boolean): Promise<string | undefine
   }
 };
 
-const hostOptionReports = (): HostOptionReport[] => (['net', 'gpu', 'locale', 'fonts'] as const).map(option => {
-  const plan = integrationPlan({...NO_INTEGRATION, [option]: true}, hostProbe(process.env));
+/** A one-line missing notice (`--gpu: this host has no /dev/dri, /run/opengl-driver`) as the list of what lacks. */
+const lacking = (line: string): string[] => {
+  const said = line.replace(/^--[a-z0-9-]+: /, '');
+  return said.startsWith('this host has no ') ? said.slice('this host has no '.length).split(', ') : [said];
+};
+
+/** Each host option alone on this host: what it would bring, and what it lacks. */
+const HOST_OPTIONS: ReadonlyArray<[string, Partial<HostIntegration>]> = [
+  ['--net', {net: true}],
+  ['--gpu', {gpu: true}],
+  ['--locale', {locale: true}],
+  ['--fonts', {fonts: true}],
+  ['--wayland', {wayland: true}],
+  ['--x11', {x11: true}],
+  ['--audio', {audio: true}],
+  ['--talk-name', {talk: ['org.example.Doctor']}],
+  ['--system-talk-name', {systemTalk: ['org.example.Doctor']}],
+];
+
+const hostOptionReports = (): HostOptionReport[] => HOST_OPTIONS.map(([option, wanted]) => {
+  const plan = integrationPlan({...NO_INTEGRATION, ...wanted}, hostProbe(process.env));
   return {
-    option: `--${option}`,
-    brings: [...plan.devices, ...plan.resources.map(resource => (resource.source === resource.dest ? resource.source : `${resource.source} at ${resource.dest}`)), ...plan.keepEnv.map(name => `$${name}`)],
-    missing: plan.missing.flatMap(line => line.replace(/^--[a-z]+: this host has no /, '').split(', ')),
+    option,
+    brings: [
+      ...plan.devices,
+      ...plan.resources.map(resource => (resource.source === resource.dest ? resource.source : `${resource.source} at ${resource.dest}`)),
+      ...plan.keepEnv.map(name => `$${name}`),
+      ...plan.files.map(file => file.dest),
+      ...(plan.bus?.ends.map(end => `${end.address} through ${plan.bus?.proxy}`) ?? []),
+    ],
+    missing: plan.missing.flatMap(lacking),
   };
 });
 

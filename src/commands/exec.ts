@@ -12,7 +12,7 @@ import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js'
 import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError, reason} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv, systemLinks, type Bind} from '../jail/args.js';
-import {assertKeepable, controlDescriptors} from '../jail/descriptors.js';
+import {assertKeepable, closeInheritedDescriptors, controlDescriptors} from '../jail/descriptors.js';
 import {callerIdentity, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
@@ -24,6 +24,8 @@ import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
+import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
+import {proxyBinds, type BusPlan} from '../host/desktop.js';
 import {planHost, withAdded} from '../host/request.js';
 import type {AddedEntry} from '../host/resources.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
@@ -59,6 +61,8 @@ export interface ExecOptions {
   warn?: ((line: string) => void) | undefined;
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
+  /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
+  busDir?: string | undefined;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -77,6 +81,8 @@ export interface ExecPlan {
   maskStatus: string;
   /** Store entries host resources brought into the jail, and what brought each. */
   added: Array<[StoreEntryName, AddedEntry]>;
+  /** The D-Bus proxy to start before the jail, and the directory for its sockets. */
+  bus: {plan: BusPlan; dir: string} | undefined;
 }
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
@@ -163,7 +169,6 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const userBinds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
   const userSetenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
-  const {statusFd, seccompFd, passwdFd, groupFd} = controlDescriptors(options.keepFd);
 
   const isRoot = process.getuid?.() === 0;
   const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
@@ -181,7 +186,9 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const programClosure = await closureFor(options, cache, cacheDir, entry, given);
   const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];
   const {integration, host, links: hostLinks} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
-  const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly}))];
+  const bus = integration.bus === undefined ? undefined : {plan: integration.bus, dir: options.busDir ?? busDirectory(options.env)};
+  const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly})), ...(bus === undefined ? [] : proxyBinds(bus.plan, bus.dir))];
+  const {statusFd, seccompFd, passwdFd, groupFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
   const closure = await withAdded(programClosure, host, async entries => (await cachedClosure(storeDir, entries, cache, cacheDir, options.dryRun)).entries);
   assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0});
 
@@ -245,13 +252,18 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       statusFd,
       seccompFd,
       terminal: controllingTerminal(),
-      files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}],
+      files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}, ...integration.files.map((file, index) => ({fd: fileFds[index]!, dest: file.dest}))],
       links,
     },
   });
   const identity = identityFiles(callerIdentity(options.env['HOME']));
-  const inputs = new Map([[seccompFd, ttyInjectionFilter()], [passwdFd, Buffer.from(identity.passwd)], [groupFd, Buffer.from(identity.group)]]);
-  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added]};
+  const inputs = new Map([
+    [seccompFd, ttyInjectionFilter()],
+    [passwdFd, Buffer.from(identity.passwd)],
+    [groupFd, Buffer.from(identity.group)],
+    ...integration.files.map((file, index): [number, Buffer] => [fileFds[index]!, file.data]),
+  ]);
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -272,7 +284,13 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     const plan = await planExec({...options, dryRun: false});
     const registration = await registerJail(plan.cache!, plan.key);
     if (registration === undefined) continue;
+    let proxy: RunningProxy | undefined;
     try {
+      if (plan.bus !== undefined) {
+        // The proxy runs outside the jail: it must not get what the caller let this process inherit either.
+        closeInheritedDescriptors(options.keepFd);
+        proxy = await startBusProxy(plan.bus.plan, plan.bus.dir);
+      }
       const {runJail} = await import('../jail/run.js');
       const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd});
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
@@ -284,6 +302,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
       }
       return outcome.exitCode;
     } finally {
+      await proxy?.stop();
       registration.release();
     }
   }

@@ -1,25 +1,27 @@
 /**
- * --net, --gpu, --locale and --fonts: which host paths, devices and variables each brings,
- * as a pure function of what the host has (`HostProbe`). The paths go through
- * planHostResources like the user's own binds, so their chains into the store come along.
+ * --net, --gpu, --locale, --fonts, the display, sound and bus options (desktop.ts) and
+ * --desktop: which host paths, devices, variables and files each brings, as a pure function
+ * of what the host has (`HostProbe`). The paths go through planHostResources like the user's
+ * own binds, so their chains into the store come along.
  */
+import {desktopPlan, NO_DESKTOP, PORTAL_NAMES, waylandSocket, type BusPlan, type DesktopIntegration, type DesktopProbe} from './desktop.js';
 import type {HostResource} from './resources.js';
 
-export interface HostIntegration {
+export interface HostIntegration extends DesktopIntegration {
   net: boolean;
   gpu: boolean;
   locale: boolean;
   fonts: boolean;
+  /** A graphical program's usual set: a display, sound, the GPU, fonts, the locale, the portals. */
+  desktop: boolean;
 }
 
 // Stryker disable next-line ObjectLiteral: an absent switch is off too.
-export const NO_INTEGRATION: HostIntegration = {net: false, gpu: false, locale: false, fonts: false};
+export const NO_INTEGRATION: HostIntegration = {net: false, gpu: false, locale: false, fonts: false, desktop: false, ...NO_DESKTOP};
 
-export interface HostProbe {
-  exists: (candidate: string) => boolean;
+export interface HostProbe extends DesktopProbe {
   /** The names in the host's /dev (for NVIDIA's device nodes). */
   devNames: () => string[];
-  env: Readonly<Record<string, string | undefined>>;
 }
 
 export interface IntegrationPlan {
@@ -31,6 +33,10 @@ export interface IntegrationPlan {
   /** Links made in the jail itself (the other usual names of the CA bundle). */
   links: Array<{target: string; dest: string}>;
   shareNet: boolean;
+  /** Files written into the jail from memory (the display's Xauthority). */
+  files: Array<{dest: string; data: Buffer}>;
+  /** The buses the jail reaches through xdg-dbus-proxy, if any. */
+  bus: BusPlan | undefined;
   /** One line per option whose host resources are missing: `--gpu: this host has no /dev/dri`. */
   missing: string[];
 }
@@ -43,8 +49,29 @@ export const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', '/usr/sh
 
 const readOnly = (source: string, by: string, dest = source): HostResource => ({source, dest, readOnly: true, by});
 
-export const integrationPlan = (wanted: HostIntegration, probe: HostProbe): IntegrationPlan => {
-  const plan: IntegrationPlan = {resources: [], devices: [], keepEnv: [], setenv: [], links: [], shareNet: false, missing: []};
+/**
+ * What --desktop stands for on this host: Wayland when its compositor's socket is there, else
+ * X11; sound, the GPU, fonts, the locale; the portals on the session bus.
+ */
+export const withDesktop = (wanted: HostIntegration, probe: HostProbe): HostIntegration => {
+  if (!wanted.desktop) return wanted;
+  const {file} = waylandSocket(probe.env);
+  const wayland = file !== undefined && probe.exists(file);
+  return {
+    ...wanted,
+    wayland: wanted.wayland || wayland,
+    x11: wanted.x11 || !wayland,
+    audio: true,
+    gpu: true,
+    fonts: true,
+    locale: true,
+    talk: [...new Set([...wanted.talk, ...PORTAL_NAMES])],
+  };
+};
+
+export const integrationPlan = (asked: HostIntegration, probe: HostProbe): IntegrationPlan => {
+  const wanted = withDesktop(asked, probe);
+  const plan: IntegrationPlan = {resources: [], devices: [], keepEnv: [], setenv: [], links: [], shareNet: false, files: [], bus: undefined, missing: []};
   const lacking = (option: string, paths: string[]): void => {
     if (paths.length > 0) plan.missing.push(`${option}: this host has no ${paths.join(', ')}`);
   };
@@ -88,5 +115,11 @@ export const integrationPlan = (wanted: HostIntegration, probe: HostProbe): Inte
     else lacking('--fonts', ['/etc/fonts']);
     plan.resources.push(...FONT_DIRS.filter(dir => probe.exists(dir)).map(dir => readOnly(dir, '--fonts')));
   }
+  const desktop = desktopPlan(wanted, probe);
+  plan.resources.push(...desktop.resources);
+  plan.setenv.push(...desktop.setenv);
+  plan.files.push(...desktop.files);
+  plan.bus = desktop.bus;
+  plan.missing.push(...desktop.missing);
   return plan;
 };

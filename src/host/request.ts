@@ -4,6 +4,8 @@
  * host path that enters the jail lead through (planHostResources). Shared by exec and verify.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
 import type {Closure} from '../closure/index.js';
@@ -33,8 +35,41 @@ const devNames = (): string[] => {
   }
 };
 
-/** The host as integrationPlan asks about it: what exists, /dev's names, the environment. */
-export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({exists: candidate => fs.existsSync(candidate), devNames, env});
+const readFile = (file: string): Buffer | undefined => {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+};
+
+/** A program on PATH, as the shell would find it: the first executable file of that name. */
+const findProgram = (env: Readonly<Record<string, string | undefined>>) => (name: string): string | undefined => {
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, name);
+    try {
+      if (fs.statSync(candidate).isFile()) {
+        fs.accessSync(candidate, fs.constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+};
+
+/** The host as integrationPlan asks about it: what exists, /dev's names, the environment, ... */
+export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({
+  exists: candidate => fs.existsSync(candidate),
+  devNames,
+  env,
+  readFile,
+  hostname: os.hostname(),
+  uid: process.getuid?.() ?? 0,
+  findProgram: findProgram(env),
+});
 
 /**
  * The closure with what host resources add: the entries their chains pass through, and the
@@ -61,7 +96,11 @@ export const planHost = (request: HostRequest) => {
   ];
   const host = resources.length === 0
     ? {binds: [], links: [], added: new Map<StoreEntryName, AddedEntry>()}
-    : planHostResources(resources, hostView(), request.storeDir, request.taken);
+    : planHostResources(resources, hostView(), request.storeDir, [
+      ...request.taken,
+      ...integration.files.map(file => file.dest),
+      ...(integration.bus?.ends.map(end => end.jailSocket) ?? []),
+    ]);
   const madeDests = new Set([...host.binds.map(bind => bind.dest), ...host.links.map(link => link.dest)]);
   const links = [...host.links, ...integration.links.filter(link => !madeDests.has(link.dest))];
   return {integration, host, links};

@@ -35,14 +35,15 @@ export const isRuntimeDescriptor = (target: string, fdinfo: string): boolean =>
 
 /**
  * The descriptors bubblewrap reports on and reads from (its seccomp filter, the jail's
- * /etc/passwd and /etc/group): the lowest numbers above 2 that no kept descriptor uses, so a
- * kept one arrives at its own number.
+ * /etc/passwd and /etc/group, then `files` more such as an Xauthority): the lowest numbers
+ * above 2 that no kept descriptor uses, so a kept one arrives at its own number.
  */
-export const controlDescriptors = (keep: readonly number[]): {statusFd: number; seccompFd: number; passwdFd: number; groupFd: number} => {
+export const controlDescriptors = (keep: readonly number[], files = 0): {statusFd: number; seccompFd: number; passwdFd: number; groupFd: number; fileFds: number[]} => {
   const taken = new Set(keep);
   const free: number[] = [];
-  for (let fd = 3; free.length < 4; fd++) if (!taken.has(fd)) free.push(fd);
-  return {statusFd: free[0]!, seccompFd: free[1]!, passwdFd: free[2]!, groupFd: free[3]!};
+  for (let fd = 3; free.length < 4 + files; fd++) if (!taken.has(fd)) free.push(fd);
+  const [statusFd, seccompFd, passwdFd, groupFd, ...fileFds] = free as [number, number, number, number, ...number[]];
+  return {statusFd, seccompFd, passwdFd, groupFd, fileFds};
 };
 
 /** Parse one --keep-fd value: a descriptor number above 2. */

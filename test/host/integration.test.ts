@@ -6,6 +6,10 @@ const probe = (present: string[], env: Record<string, string> = {}, dev: string[
   exists: candidate => present.includes(candidate),
   devNames: () => dev,
   env,
+  readFile: () => undefined,
+  hostname: 'host',
+  uid: 1000,
+  findProgram: () => undefined,
 });
 
 const DEBIAN = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/services', '/etc/protocols', '/etc/ssl/certs/ca-certificates.crt', '/etc/localtime', '/etc/fonts', '/usr/share/fonts'];
@@ -13,7 +17,7 @@ const DEBIAN = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/se
 const plan = suite('integrationPlan');
 
 plan('should bring nothing without options', () => {
-  assert.equal(integrationPlan(NO_INTEGRATION, probe(DEBIAN, {LANG: 'C'}, ['nvidia0'])), {resources: [], devices: [], keepEnv: [], setenv: [], links: [], shareNet: false, missing: []});
+  assert.equal(integrationPlan(NO_INTEGRATION, probe(DEBIAN, {LANG: 'C'}, ['nvidia0'])), {resources: [], devices: [], keepEnv: [], setenv: [], links: [], shareNet: false, files: [], bus: undefined, missing: []});
 });
 
 plan('--net: the network, the name service files, the CA bundle at the usual paths and the variables naming it', () => {
