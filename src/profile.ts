@@ -12,7 +12,7 @@ import {absoluteOptions} from './commands/wrap.js';
 import {JailError} from './errors.js';
 
 /** Options a profile cannot hold: they are about this one run (or launcher), not about the jail. */
-export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force']);
+export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force', 'desktop-file', 'desktop-name']);
 
 const camel = (kebab: string): string => kebab.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 

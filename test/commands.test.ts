@@ -1,7 +1,8 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {parseGcLimits} from '../src/commands/gc.js';
-import {absoluteOptions, launcherScript, shellQuote} from '../src/commands/wrap.js';
+import {absoluteOptions, desktopEntry, desktopExecWord, launcherScript, shellQuote} from '../src/commands/wrap.js';
+import {throwsJail} from './helpers/errors.js';
 
 const wrap = suite('launcher script');
 
@@ -48,3 +49,33 @@ limits('should refuse what is not an age or a size', () => {
 });
 
 limits.run();
+
+// ---
+
+const entries = suite('desktop entries');
+
+entries('should run the launcher, quoted as the Desktop Entry Specification asks', () => {
+  assert.is(desktopExecWord('/home/u/bin/firefox'), '/home/u/bin/firefox');
+  assert.is(desktopExecWord('/home/u/my apps/fire fox'), '"/home/u/my apps/fire fox"');
+  assert.is(desktopExecWord('/a/$HOME`x`"q"'), '"/a/\\\\$HOME\\\\`x\\\\`\\\\"q\\\\""');
+  assert.is(desktopExecWord('/a\\b'), '"/a\\\\\\\\b"');
+  assert.is(desktopExecWord('/a/100%'), '/a/100%%');
+  assert.is(desktopExecWord(''), '""');
+  throwsJail(() => desktopExecWord('/a\nb'), 'usage', 'control character');
+});
+
+entries('should name the program and say it is jailed', () => {
+  assert.is(desktopEntry('Fire fox', '/home/u/bin/ff'), [
+    '[Desktop Entry]',
+    'Type=Application',
+    'Name=Fire fox',
+    'Comment=Fire fox, jailed by nix-overlay-jail: its /nix/store holds only its closure',
+    'Exec=/home/u/bin/ff',
+    'TryExec=/home/u/bin/ff',
+    'Terminal=false',
+    '',
+  ].join('\n'));
+  for (const name of ['', ' ', 'a\nb']) throwsJail(() => desktopEntry(name, '/x'), 'usage', 'desktop entry');
+});
+
+entries.run();

@@ -13,12 +13,17 @@ export const wrapCli: Command = {
   nix-overlay-jail exec with the given options and then its own arguments.
 
     --out FILE               where to write the launcher (made executable)
-    --force                  replace FILE if it exists
+    --desktop-file FILE      also write a desktop entry whose Exec runs the launcher
+                             (~/.local/share/applications/NAME.desktop puts it in menus)
+    --desktop-name NAME      the entry's name in menus (default: the command's file name)
+    --force                  replace FILE(s) if they exist
     (every option of exec)
 
-  Example
-    $ nix-overlay-jail wrap --out ~/bin/hello --exec-only hello`,
-  flags: {...execFlags, out: {type: 'string'}, force: {type: 'boolean', default: false}},
+  Examples
+    $ nix-overlay-jail wrap --out ~/bin/hello --exec-only hello
+    $ nix-overlay-jail wrap --out ~/bin/firefox --desktop --net --home ~/jails/firefox \\
+        --desktop-file ~/.local/share/applications/firefox-jailed.desktop firefox`,
+  flags: {...execFlags, out: {type: 'string'}, force: {type: 'boolean', default: false}, desktopFile: {type: 'string'}, desktopName: {type: 'string'}},
   stopAtFirstOperand: true,
   passThrough: ['bwrap-arg'],
   run: async (flags, operands, options) => {
@@ -31,10 +36,12 @@ export const wrapCli: Command = {
     const out = wrapCommand({
       out: String(flags['out']),
       force: Boolean(flags['force']),
-      execOptions: absoluteOptions(options.filter(option => !/^--(out|force|no-force)(=|$)/.test(option)), process.cwd()),
+      execOptions: absoluteOptions(options.filter(option => !/^--(out|force|no-force|desktop-file|desktop-name)(=|$)/.test(option)), process.cwd()),
       command: [jailPath, ...args],
       node: process.execPath,
       cli: binaryPath(),
+      desktopFile: flags['desktopFile'] as string | undefined,
+      desktopName: flags['desktopName'] as string | undefined,
     });
     process.stdout.write(`${out}\n`);
     return 0;

@@ -49,6 +49,34 @@ export const absoluteOptions = (options: readonly string[], cwd: string): string
     return option;
   });
 
+/**
+ * One argument of a desktop entry's Exec key, quoted as the Desktop Entry Specification asks:
+ * in double quotes when it holds a reserved character, with `"`, `` ` ``, `$` and `\` escaped
+ * by a backslash; `%` doubled (a field code otherwise); then, since Exec is a string value,
+ * every backslash doubled again.
+ */
+export const desktopExecWord = (word: string): string => {
+  if (/[\x00-\x1f\x7f]/.test(word)) throw new JailError('usage', `a desktop entry cannot run ${JSON.stringify(word)}: it holds a control character`);
+  const quoted = /[\s"'\\><~|&;$*?#()`]/.test(word) || word === '' ? `"${word.replace(/["`$\\]/g, character => `\\${character}`)}"` : word;
+  return quoted.replace(/%/g, '%%').replace(/\\/g, '\\\\');
+};
+
+/** A desktop entry that starts `launcher`, pure. `name` is what menus show. */
+export const desktopEntry = (name: string, launcher: string): string => {
+  if (name.trim() === '' || /[\x00-\x1f\x7f]/.test(name)) throw new JailError('usage', `--desktop-name ${JSON.stringify(name)}: a desktop entry's name is one line of text`);
+  const text = name.replace(/\\/g, '\\\\');
+  return [
+    '[Desktop Entry]',
+    'Type=Application',
+    `Name=${text}`,
+    `Comment=${text}, jailed by nix-overlay-jail: its /nix/store holds only its closure`,
+    `Exec=${desktopExecWord(launcher)}`,
+    `TryExec=${launcher.replace(/\\/g, '\\\\')}`,
+    'Terminal=false',
+    '',
+  ].join('\n');
+};
+
 export interface WrapOptions {
   out: string;
   force: boolean;
@@ -56,21 +84,47 @@ export interface WrapOptions {
   command: string[];
   node: string;
   cli: string;
+  /** Also write a desktop entry that runs the launcher, named `desktopName`. */
+  desktopFile?: string | undefined;
+  desktopName?: string | undefined;
 }
 
-/** Write the launcher atomically, executable, refusing to replace a file without --force. */
+/** Write `text` to `file` atomically with `mode`: a temporary file beside it, then a rename. */
+const writeAtomically = (file: string, text: string, mode: number, what: string): void => {
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  try {
+    fs.writeFileSync(temporary, text, {mode, flag: 'wx'});
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, {force: true});
+    throw new JailError('usage', `cannot write ${what} ${file}: ${reason(error)}`);
+  }
+};
+
+/**
+ * Write the launcher (and the desktop entry) atomically, refusing to replace a file without
+ * --force. Everything is checked before anything is written, and a launcher written for an
+ * entry that then cannot be written is taken back.
+ */
 export const wrapCommand = (options: WrapOptions): string => {
   if (options.command.length === 0) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
   const out = path.resolve(options.out);
-  if (!options.force && fs.existsSync(out)) throw new JailError('usage', `${out} exists: pass --force to replace it`);
+  const entryFile = options.desktopFile === undefined ? undefined : path.resolve(options.desktopFile);
+  if (entryFile === out) throw new JailError('usage', `--desktop-file and --out are the same file ${out}`);
+  for (const file of [out, entryFile]) {
+    if (file !== undefined && !options.force && fs.existsSync(file)) throw new JailError('usage', `${file} exists: pass --force to replace it`);
+  }
   const script = launcherScript(options.node, options.cli, options.execOptions, options.command);
-  const temporary = path.join(path.dirname(out), `.${path.basename(out)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-  try {
-    fs.writeFileSync(temporary, script, {mode: 0o755, flag: 'wx'});
-    fs.renameSync(temporary, out);
-  } catch (error) {
-    fs.rmSync(temporary, {force: true});
-    throw new JailError('usage', `cannot write launcher ${out}: ${reason(error)}`);
+  const entry = entryFile === undefined ? undefined : desktopEntry(options.desktopName ?? path.basename(options.command[0]!), out);
+  const existed = fs.existsSync(out);
+  writeAtomically(out, script, 0o755, 'launcher');
+  if (entryFile !== undefined && entry !== undefined) {
+    try {
+      writeAtomically(entryFile, entry, 0o644, 'desktop entry');
+    } catch (error) {
+      if (!existed) fs.rmSync(out, {force: true});
+      throw error;
+    }
   }
   return out;
 };
