@@ -15,14 +15,31 @@ command -v patchelf >/dev/null || missing+=(patchelf) # real programs: Debian's 
 command -v curl >/dev/null || missing+=(curl)         # ... curl among them, against a local HTTPS server
 command -v openssl >/dev/null || missing+=(openssl)   # ... whose test CA openssl makes
 [ -e /usr/share/zoneinfo/Europe/Berlin ] || missing+=(tzdata)  # the time zone a NixOS-shaped /etc serves
-if [ ${#missing[@]} -gt 0 ]; then
+# The desktop tests: real servers (Xvfb, weston, PulseAudio, dbus-daemon), xdg-dbus-proxy, and
+# Debian's clients patched into the store (without the packages they only recommend).
+desktop=()
+command -v Xvfb >/dev/null || desktop+=(xvfb)
+command -v xauth >/dev/null || desktop+=(xauth)
+command -v weston >/dev/null || desktop+=(weston)
+command -v pulseaudio >/dev/null || desktop+=(pulseaudio)
+command -v pactl >/dev/null || desktop+=(pulseaudio-utils)
+command -v dbus-daemon >/dev/null || desktop+=(dbus-daemon)
+command -v dbus-send >/dev/null || desktop+=(dbus-bin)
+command -v dbus-test-tool >/dev/null || desktop+=(dbus-tests)
+command -v xdg-dbus-proxy >/dev/null || desktop+=(xdg-dbus-proxy)
+command -v wayland-info >/dev/null || desktop+=(wayland-utils)
+command -v xdpyinfo >/dev/null || desktop+=(x11-utils)
+command -v xlogo >/dev/null || desktop+=(x11-apps)
+command -v desktop-file-validate >/dev/null || desktop+=(desktop-file-utils)
+if [ $((${#missing[@]} + ${#desktop[@]})) -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    echo "missing Debian packages: ${missing[*]} ${desktop[*]} (run as root, or install them)" >&2
     exit 1
   fi
-  echo "== installing ${missing[*]}" >&2
+  echo "== installing ${missing[*]} ${desktop[*]}" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ ${#desktop[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${desktop[@]}" >/dev/null
 fi
 
 if [ -f package-lock.json ]; then
