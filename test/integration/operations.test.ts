@@ -35,15 +35,18 @@ rootTest('should find everything ok as root on this machine', () => {
   for (const name of ['overlay in a user namespace', 'overlay as root', 'whiteouts in the cache', 'trusted xattrs', 'bwrap version', 'code cache']) {
     assert.ok(report.checks.some(check => check.name === name), name);
   }  // What each host option brings here, from what this host really has.
-  assert.equal(report.hostOptions.map(host => host.option), ['--net', '--gpu', '--locale', '--fonts']);
+  assert.equal(report.hostOptions.map(host => host.option), ['--net', '--gpu', '--locale', '--fonts', '--wayland', '--x11', '--audio', '--talk-name', '--system-talk-name']);
   const net = report.hostOptions[0]!;
   assert.is(net.brings.includes('/etc/resolv.conf'), fs.existsSync('/etc/resolv.conf'));
   assert.is(net.missing.includes('/etc/resolv.conf'), !fs.existsSync('/etc/resolv.conf'));
   const gpu = report.hostOptions[1]!;
   assert.is(gpu.missing.includes('/dev/dri'), !fs.existsSync('/dev/dri'));
   const text = run(['doctor', '--cache-dir', tempDir('doctor-cache')]);
-  assert.match(text.stdout, /^host options \(.*\):\n {2}--net {5}(.*\/etc\/resolv\.conf|nothing)/m);
-  assert.match(text.stdout, /^ {2}--fonts {3}/m);
+  assert.match(text.stdout, /^host options \(.*\):\n {2}--net {14}(.*\/etc\/resolv\.conf|nothing)/m);
+  assert.match(text.stdout, /^ {2}--fonts {12}/m);
+  // No display in the test's environment: each display option says what it lacks, in its words.
+  const x11 = report.hostOptions[5]!;
+  if (process.env['DISPLAY'] === undefined) assert.equal(x11, {option: '--x11', brings: [], missing: ['no X display (DISPLAY is not set)']});
 });
 
 rootTest('should fail clearly without bwrap or unshare on PATH', () => {
