@@ -21,6 +21,8 @@ export default {
     'src/host/chain.ts',
     'src/host/resources.ts',
     'src/host/integration.ts',
+    'src/host/desktop.ts',
+    'src/host/xauth.ts',
     'src/profile.ts',
   ],
   coverageAnalysis: 'off',

@@ -76,6 +76,8 @@ entries('should name the program and say it is jailed', () => {
     '',
   ].join('\n'));
   for (const name of ['', ' ', 'a\nb']) throwsJail(() => desktopEntry(name, '/x'), 'usage', 'desktop entry');
+  const slashed = desktopEntry('A\\B', '/x\\y').split('\n');
+  assert.equal([slashed[2], slashed[5]], ['Name=A\\\\B', 'TryExec=/x\\\\y'], 'a backslash is written as two in a string value');
 });
 
 entries.run();

@@ -81,7 +81,7 @@ export const isBusName = (name: string): boolean =>
 /** The runtime directory the jail's servers live in: the caller's, or the usual one for the uid. */
 export const runtimeDir = (env: Readonly<Record<string, string | undefined>>, uid: number): string => {
   const dir = env['XDG_RUNTIME_DIR'];
-  return dir !== undefined && path.isAbsolute(dir) ? path.normalize(dir) : `/run/user/${uid}`;
+  return dir !== undefined && path.isAbsolute(dir) ? path.resolve(dir) : `/run/user/${uid}`;
 };
 
 /** A path as a D-Bus address value: bytes outside [-0-9A-Za-z_/.\\*] as %XX. */
@@ -90,14 +90,10 @@ export const busAddressValue = (file: string): string =>
 
 /** The socket path of a `unix:path=` address (the first one of a list), or undefined for any other kind. */
 export const unixBusPath = (address: string): string | undefined => {
-  const first = address.split(';')[0] ?? '';
-  const match = /^unix:(?:.*,)?path=([^,]*)/.exec(first);
-  if (match === null) return undefined;
-  try {
-    return decodeURIComponent(match[1]!);
-  } catch {
-    return undefined;
-  }
+  const value = /^unix:(?:.*,)?path=([^,;]*)/.exec(address)?.[1];
+  if (value === undefined || /%(?![0-9a-fA-F]{2})/.test(value)) return undefined;
+  const bytes = value.split(/(%[0-9a-fA-F]{2})/).flatMap(part => (part.startsWith('%') ? [Number.parseInt(part.slice(1), 16)] : [...Buffer.from(part)]));
+  return Buffer.from(bytes).toString();
 };
 
 /** The compositor's socket as the caller's environment names it: WAYLAND_DISPLAY (else wayland-0), in XDG_RUNTIME_DIR unless absolute. */
@@ -119,11 +115,12 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
   const socket = (source: string, by: string): void => {
     plan.resources.push({source, dest: source, readOnly: true, by});
   };
+  const present = (file: string | undefined): file is string => file !== undefined && probe.exists(file);
 
   if (wanted.wayland) {
     const {display, file} = waylandSocket(env);
     if (file === undefined) plan.missing.push('--wayland: no Wayland compositor (XDG_RUNTIME_DIR is not set)');
-    else if (!probe.exists(file)) plan.missing.push(`--wayland: no Wayland compositor at ${file}`);
+    else if (!present(file)) plan.missing.push(`--wayland: no Wayland compositor at ${file}`);
     else {
       socket(file, '--wayland');
       plan.setenv.push(['WAYLAND_DISPLAY', display]);
@@ -132,16 +129,17 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
   }
 
   if (wanted.x11) {
-    const display = env['DISPLAY'];
-    const number = display === undefined ? undefined : localDisplay(display);
-    const file = number === undefined ? undefined : `${X11_SOCKETS}/X${number}`;
-    if (display === undefined || display === '') plan.missing.push('--x11: no X display (DISPLAY is not set)');
-    else if (number === undefined || file === undefined) plan.missing.push(`--x11: DISPLAY=${display} is not a local display`);
-    else if (!probe.exists(file)) plan.missing.push(`--x11: no X server at ${file}`);
+    const display = env['DISPLAY'] ?? '';
+    const number = localDisplay(display);
+    const file = `${X11_SOCKETS}/X${number}`;
+    if (display === '') plan.missing.push('--x11: no X display (DISPLAY is not set)');
+    else if (number === undefined) plan.missing.push(`--x11: DISPLAY=${display} is not a local display`);
+    else if (!present(file)) plan.missing.push(`--x11: no X server at ${file}`);
     else {
       socket(file, '--x11');
       plan.setenv.push(['DISPLAY', display]);
       const authority = env['XAUTHORITY'] || (env['HOME'] ? path.join(env['HOME'], '.Xauthority') : undefined);
+      // Stryker disable next-line ConditionalExpression: reading no file gives no bytes either way.
       const bytes = authority === undefined ? undefined : probe.readFile(authority);
       const cookies = bytes === undefined ? [] : displayCookies(parseXauthority(bytes), number, probe.hostname);
       // No cookie: the server may let the caller in otherwise (xhost +si:localuser:NAME).
@@ -157,13 +155,13 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const named = pulseServer?.startsWith('unix:') ? pulseServer.slice('unix:'.length) : undefined;
     const pulse = named !== undefined && path.isAbsolute(named) ? named : hostRuntime === undefined ? undefined : path.join(hostRuntime, 'pulse/native');
     const pipewire = hostRuntime === undefined ? undefined : path.join(hostRuntime, 'pipewire-0');
-    const found = [pulse, pipewire].filter((file): file is string => file !== undefined && probe.exists(file));
+    const looked = [pulse, pipewire].filter((file): file is string => file !== undefined);
+    const found = looked.filter(present);
     if (found.length === 0) {
-      const looked = [pulse, pipewire].filter(file => file !== undefined);
       plan.missing.push(looked.length === 0 ? '--audio: no sound server (XDG_RUNTIME_DIR is not set)' : `--audio: no sound server at ${looked.join(' or ')}`);
     }
     for (const file of found) socket(file, '--audio');
-    if (pulse !== undefined && found.includes(pulse)) plan.setenv.push(['PULSE_SERVER', `unix:${pulse}`]);
+    if (found.some(file => file === pulse)) plan.setenv.push(['PULSE_SERVER', `unix:${pulse}`]);
     usesRuntime ||= found.length > 0;
   }
 
@@ -174,11 +172,11 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
   if (sessionRules.length > 0) {
     const given = env['DBUS_SESSION_BUS_ADDRESS'];
     const fallback = hostRuntime === undefined ? undefined : path.join(hostRuntime, 'bus');
-    const address = given || (fallback !== undefined && probe.exists(fallback) ? `unix:path=${busAddressValue(fallback)}` : undefined);
-    const file = address === undefined ? undefined : unixBusPath(address);
+    const address = given || (present(fallback) ? `unix:path=${busAddressValue(fallback)}` : undefined);
+    const file = unixBusPath(address ?? '');
     if (address === undefined) plan.missing.push(`${option}: no session bus (DBUS_SESSION_BUS_ADDRESS is not set${fallback === undefined ? '' : `, no ${fallback}`})`);
     else if (!isAddress(address)) plan.missing.push(`${option}: DBUS_SESSION_BUS_ADDRESS is not a D-Bus address`);
-    else if (file !== undefined && !probe.exists(file)) plan.missing.push(`${option}: no session bus at ${file}`);
+    else if (file !== undefined && !present(file)) plan.missing.push(`${option}: no session bus at ${file}`);
     else {
       const jailSocket = path.join(runtime, 'bus');
       ends.push({address, rules: sessionRules, socketName: 'bus', jailSocket, variable: 'DBUS_SESSION_BUS_ADDRESS'});
@@ -188,13 +186,13 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const address = env['DBUS_SYSTEM_BUS_ADDRESS'] || `unix:path=${SYSTEM_BUS_SOCKET}`;
     const file = unixBusPath(address);
     if (!isAddress(address)) plan.missing.push('--system-talk-name: DBUS_SYSTEM_BUS_ADDRESS is not a D-Bus address');
-    else if (file !== undefined && !probe.exists(file)) plan.missing.push(`--system-talk-name: no system bus at ${file}`);
+    else if (file !== undefined && !present(file)) plan.missing.push(`--system-talk-name: no system bus at ${file}`);
     else ends.push({address, rules: systemRules, socketName: 'system_bus_socket', jailSocket: SYSTEM_BUS_SOCKET, variable: 'DBUS_SYSTEM_BUS_ADDRESS'});
   }
   if (ends.length > 0) {
     const proxy = probe.findProgram('xdg-dbus-proxy');
     if (proxy === undefined) {
-      plan.missing.push(`${systemRules.length > 0 && sessionRules.length === 0 ? '--system-talk-name' : option}: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus`);
+      plan.missing.push(`${ends[0]!.socketName === 'bus' ? option : '--system-talk-name'}: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus`);
     } else {
       plan.bus = {proxy, ends};
       for (const end of ends) plan.setenv.push([end.variable, `unix:path=${busAddressValue(end.jailSocket)}`]);

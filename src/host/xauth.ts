@@ -34,14 +34,13 @@ export const parseXauthority = (file: Buffer): XauthRecord[] => {
     at += 2 + length;
     return bytes;
   };
+  // Stryker disable next-line EqualityOperator: two bytes alone are a family without its strings, dropped either way.
   while (at + 2 <= file.length) {
     const family = file.readUInt16BE(at);
     at += 2;
-    const address = counted();
-    const display = counted();
-    const name = counted();
-    const data = counted();
-    if (address === undefined || display === undefined || name === undefined || data === undefined) break;
+    const fields = [counted(), counted(), counted(), counted()];
+    if (fields.includes(undefined)) break;
+    const [address, display, name, data] = fields as [Buffer, Buffer, Buffer, Buffer];
     records.push({family, address: Buffer.from(address), display: display.toString('latin1'), name: name.toString('latin1'), data: Buffer.from(data)});
   }
   return records;

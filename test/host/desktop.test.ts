@@ -12,11 +12,18 @@ const COOKIES = serializeXauthority([
   {family: FAMILY_LOCAL, address: Buffer.from('host'), display: '1', name: 'MIT-MAGIC-COOKIE-1', data: Buffer.from('cookie-of-1')},
 ]);
 
+/** A host with these files; asking about anything but an absolute path is a bug in the plan. */
 const probe = (present: string[] = SOCKETS, env: Record<string, string> = SESSION, files: Record<string, Buffer> = {'/home/u/.Xauthority': COOKIES}, programs = ['xdg-dbus-proxy']): HostProbe => ({
-  exists: candidate => present.includes(candidate),
+  exists: candidate => {
+    if (typeof candidate !== 'string' || !candidate.startsWith('/')) throw new Error(`asked whether ${String(candidate)} exists`);
+    return present.includes(candidate);
+  },
   devNames: () => [],
   env,
-  readFile: file => files[file],
+  readFile: file => {
+    if (!file.startsWith('/')) throw new Error(`asked to read ${file}`);
+    return files[file];
+  },
   hostname: 'host',
   uid: 1000,
   findProgram: name => (programs.includes(name) ? `/usr/bin/${name}` : undefined),
@@ -59,6 +66,11 @@ display('--x11: that display\'s socket alone, DISPLAY, and an Xauthority with th
   assert.equal(parseXauthority(plan.files[0]!.data).map(record => [record.display, record.data.toString()]), [['1', 'cookie-of-1']]);
 });
 
+display('--x11: without HOME or XAUTHORITY no cookie file is looked for', () => {
+  const plan = desktopPlan(want({x11: true}), probe(SOCKETS, {DISPLAY: ':0'}, {'/.Xauthority': COOKIES}));
+  assert.equal([plan.files, plan.setenv, plan.missing], [[], [['DISPLAY', ':0']], []]);
+});
+
 display('--x11: XAUTHORITY names the cookie file; none, or no cookie for the display, gives no file', () => {
   const named = desktopPlan(want({x11: true}), probe(SOCKETS, {...SESSION, XAUTHORITY: '/run/user/1000/xauth_x'}, {'/run/user/1000/xauth_x': COOKIES}));
   assert.equal(parseXauthority(named.files[0]!.data).map(record => record.data.toString()), ['cookie-of-0']);
@@ -71,6 +83,7 @@ display('--x11: XAUTHORITY names the cookie file; none, or no cookie for the dis
 display('--x11: no DISPLAY, a remote one, or no server: one line each', () => {
   const {DISPLAY: _, ...noDisplay} = SESSION;
   assert.equal(desktopPlan(want({x11: true}), probe(SOCKETS, noDisplay)).missing, ['--x11: no X display (DISPLAY is not set)']);
+  assert.equal(desktopPlan(want({x11: true}), probe(SOCKETS, {...SESSION, DISPLAY: ''})).missing, ['--x11: no X display (DISPLAY is not set)']);
   assert.equal(desktopPlan(want({x11: true}), probe(SOCKETS, {...SESSION, DISPLAY: 'far:0'})).missing, ['--x11: DISPLAY=far:0 is not a local display']);
   const gone = desktopPlan(want({x11: true}), probe(SOCKETS, {...SESSION, DISPLAY: ':5'}));
   assert.equal([gone.missing, gone.resources, gone.files], [['--x11: no X server at /tmp/.X11-unix/X5'], [], []]);
@@ -86,6 +99,9 @@ audio('should bring the PulseAudio and PipeWire sockets there are, PULSE_SERVER 
   const both = desktopPlan(want({audio: true}), probe());
   assert.equal(sockets(both), [[`${RUN}/pulse/native`, `${RUN}/pulse/native`, true, '--audio'], [`${RUN}/pipewire-0`, `${RUN}/pipewire-0`, true, '--audio']]);
   assert.equal(both.setenv, [['PULSE_SERVER', `unix:${RUN}/pulse/native`], ['XDG_RUNTIME_DIR', RUN]]);
+  assert.equal(both.missing, []);
+  const otherServer = desktopPlan(want({audio: true}), probe([`${RUN}/pulse/native`, '/srv/pulse'], {...SESSION, PULSE_SERVER: 'tcp:x/srv/pulse'}));
+  assert.equal(sockets(otherServer).map(([source]) => source), [`${RUN}/pulse/native`], 'a server that is not a unix: path is not a socket to bind');
   const pipewire = desktopPlan(want({audio: true}), probe([`${RUN}/pipewire-0`]));
   assert.equal(sockets(pipewire).map(([source]) => source), [`${RUN}/pipewire-0`]);
   assert.equal(pipewire.setenv, [['XDG_RUNTIME_DIR', RUN]]);
@@ -97,6 +113,8 @@ audio('should say, in one line, that no sound server runs', () => {
   assert.equal(desktopPlan(want({audio: true}), probe([])).missing, [`--audio: no sound server at ${RUN}/pulse/native or ${RUN}/pipewire-0`]);
   const nowhere = desktopPlan(want({audio: true}), probe([], {}));
   assert.equal([nowhere.missing, nowhere.setenv], [['--audio: no sound server (XDG_RUNTIME_DIR is not set)'], []]);
+  const relative = desktopPlan(want({audio: true}), probe([], {XDG_RUNTIME_DIR: 'run/user/1000'}));
+  assert.equal(relative.missing, ['--audio: no sound server (XDG_RUNTIME_DIR is not set)'], 'a relative XDG_RUNTIME_DIR is no runtime directory');
 });
 
 audio.run();
@@ -124,6 +142,9 @@ bus('the system bus, alone or beside the session bus, each with its own filter',
   const both = desktopPlan(want({talk: ['org.a.A'], systemTalk: ['org.freedesktop.NetworkManager']}), probe());
   assert.equal(proxyArgs(both.bus!, '/d', 4), ['--fd=4', `unix:path=${RUN}/bus`, '/d/bus', '--filter', '--talk=org.a.A', 'unix:path=/run/dbus/system_bus_socket', '/d/system_bus_socket', '--filter', '--talk=org.freedesktop.NetworkManager']);
   assert.equal(proxyBinds(both.bus!, '/d').map(bind => bind.dest), [`${RUN}/bus`, '/run/dbus/system_bus_socket']);
+  assert.equal(both.setenv, [['DBUS_SESSION_BUS_ADDRESS', `unix:path=${RUN}/bus`], ['DBUS_SYSTEM_BUS_ADDRESS', 'unix:path=/run/dbus/system_bus_socket'], ['XDG_RUNTIME_DIR', RUN]]);
+  const named = desktopPlan(want({systemTalk: ['org.x.Y']}), probe([], {DBUS_SYSTEM_BUS_ADDRESS: 'unix:abstract=/tmp/sys'}));
+  assert.equal(named.bus?.ends.map(end => end.address), ['unix:abstract=/tmp/sys'], 'the system bus the variable names, abstract as given');
   const system = desktopPlan(want({systemTalk: ['org.x.Y']}), probe());
   assert.equal(system.setenv, [['DBUS_SYSTEM_BUS_ADDRESS', 'unix:path=/run/dbus/system_bus_socket']], 'no XDG_RUNTIME_DIR for the system bus alone');
 });
@@ -133,6 +154,13 @@ bus('the session bus from $XDG_RUNTIME_DIR/bus when no variable names it; an abs
   assert.is(desktopPlan(want({talk: ['org.a.A']}), probe(SOCKETS, unnamed)).bus?.ends[0]?.address, `unix:path=${RUN}/bus`);
   const abstract = desktopPlan(want({talk: ['org.a.A']}), probe([], {...SESSION, DBUS_SESSION_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-x,guid=1'}));
   assert.is(abstract.bus?.ends[0]?.address, 'unix:abstract=/tmp/dbus-x,guid=1');
+  // Without a runtime directory the jail has the bus at the usual one for the uid.
+  const noRuntime = desktopPlan(want({talk: ['org.a.A']}), probe([`${RUN}/bus`], {DBUS_SESSION_BUS_ADDRESS: `unix:path=${RUN}/bus`}));
+  assert.equal(noRuntime.bus?.ends.map(end => end.jailSocket), ['/run/user/1000/bus']);
+  assert.equal(noRuntime.setenv.at(-1), ['XDG_RUNTIME_DIR', '/run/user/1000']);
+  const dotted = desktopPlan(want({talk: ['org.a.A']}), probe([`${RUN}/bus`], {...SESSION, XDG_RUNTIME_DIR: '/tmp/rt/./'}));
+  assert.equal(dotted.bus?.ends.map(end => end.jailSocket), ['/tmp/rt/bus']);
+  assert.equal(dotted.setenv.at(-1), ['XDG_RUNTIME_DIR', '/tmp/rt'], 'the runtime directory as a clean path');
 });
 
 bus('a bus that is not there, or no proxy: one line, and no bus', () => {
@@ -142,6 +170,9 @@ bus('a bus that is not there, or no proxy: one line, and no bus', () => {
     [{own: ['org.a.A']}, probe([], {}), '--own-name: no session bus (DBUS_SESSION_BUS_ADDRESS is not set)'],
     [{see: ['org.a.A']}, probe([]), `--see-name: no session bus at ${RUN}/bus`],
     [{talk: ['org.a.A']}, probe(SOCKETS, {...SESSION, DBUS_SESSION_BUS_ADDRESS: '--help'}), '--talk-name: DBUS_SESSION_BUS_ADDRESS is not a D-Bus address'],
+    [{talk: ['org.a.A']}, probe(SOCKETS, {...SESSION, DBUS_SESSION_BUS_ADDRESS: '--x:path=/y'}), '--talk-name: DBUS_SESSION_BUS_ADDRESS is not a D-Bus address'],
+    [{systemTalk: ['org.a.A']}, probe(SOCKETS, {DBUS_SYSTEM_BUS_ADDRESS: '--x:y'}), '--system-talk-name: DBUS_SYSTEM_BUS_ADDRESS is not a D-Bus address'],
+    [{talk: ['org.a.A'], systemTalk: ['org.b.B']}, probe(SOCKETS, SESSION, {}, []), '--talk-name: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus'],
     [{systemTalk: ['org.a.A']}, probe([]), '--system-talk-name: no system bus at /run/dbus/system_bus_socket'],
     [{talk: ['org.a.A']}, probe(SOCKETS, SESSION, {}, []), '--talk-name: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus'],
     [{systemTalk: ['org.a.A']}, probe(SOCKETS, SESSION, {}, []), '--system-talk-name: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus'],
@@ -160,17 +191,23 @@ bus('bus names as D-Bus and the proxy take them', () => {
     assert.not.ok(isBusName(name), name);
   }
   assert.ok(!isBusName('org.*'), 'a wildcard needs two elements before it');
+  assert.ok(isBusName(`a.${'b'.repeat(253)}`), '255 characters is the longest name');
 });
 
 bus('addresses: a path as D-Bus escapes it, and back', () => {
   assert.is(busAddressValue('/run/user/1000/bus'), '/run/user/1000/bus');
   assert.is(busAddressValue('/tmp/a b,c;d=é'), '/tmp/a%20b%2cc%3bd%3d%c3%a9');
+  assert.is(busAddressValue('/tmp/a\tb'), '/tmp/a%09b');
   assert.is(unixBusPath(`unix:path=${busAddressValue('/tmp/a b,c;d=é')}`), '/tmp/a b,c;d=é');
   assert.is(unixBusPath('unix:path=/run/user/1000/bus;unix:path=/other'), '/run/user/1000/bus');
   assert.is(unixBusPath('unix:guid=1,path=/x'), '/x');
   assert.is(unixBusPath('unix:abstract=/tmp/x'), undefined);
   assert.is(unixBusPath('tcp:host=localhost,port=1'), undefined);
   assert.is(unixBusPath('unix:path=%zz'), undefined);
+  assert.is(unixBusPath('unix:path=/a%2'), undefined);
+  assert.is(unixBusPath('unix:path=/caf%c3%a9/b%2C'), '/café/b,');
+  assert.is(unixBusPath('xunix:path=/x'), undefined);
+  assert.is(unixBusPath('tcp:host=h;unix:path=/x'), undefined, 'the first address only');
 });
 
 bus.run();

@@ -18,6 +18,9 @@ format('should write records back byte for byte', () => {
   assert.equal(serializeXauthority(parseXauthority(WRITTEN_BY_XAUTH)), WRITTEN_BY_XAUTH);
   const two = [record(FAMILY_WILD, '', '1', 'aa'), record(FAMILY_LOCAL, 'h', '', 'bbcc', 'XDM-AUTHORIZATION-1')];
   assert.equal(parseXauthority(serializeXauthority(two)), two);
+  const latin = [record(FAMILY_LOCAL, 'h\xe9', '\xe9', '', 'N\xe9')];
+  assert.equal(serializeXauthority(latin).length, 2 + 2 + 3 + 2 + 1 + 2 + 2 + 2 + 0, 'one byte per character, and an empty cookie is a record');
+  assert.equal(parseXauthority(serializeXauthority(latin)).map(one => [one.display, one.name, one.data.length]), [['\xe9', 'N\xe9', 0]]);
 });
 
 format('should drop a truncated last record and read nothing from garbage', () => {
@@ -39,6 +42,7 @@ const FILE = [
   record(FAMILY_LOCAL, 'vm', '1', '01'),
   record(FAMILY_LOCAL, 'other-host', '1', 'f1'),
   record(0, '\x7f\x00\x00\x01', '1', 'e1'),
+  record(0, 'vm', '1', 'e2'),
   record(FAMILY_LOCAL, 'vm', '1', '02'),
   record(FAMILY_LOCAL, 'vm', '1', '03', 'XDM-AUTHORIZATION-1'),
   record(FAMILY_LOCAL, 'vm', '10', '10'),
@@ -50,6 +54,7 @@ cookies('should keep only the cookies of that display on this host, the first of
   assert.equal(displayCookies(FILE, 10, 'vm'), [record(FAMILY_WILD, '', '10', '10')]);
   assert.equal(displayCookies(FILE, 1, 'elsewhere'), []);
   assert.equal(displayCookies(FILE, 2, 'vm'), []);
+  assert.equal(displayCookies([record(0, 'vm', '1', 'e2')], 1, 'vm'), [], 'an Internet address that happens to read as the host name is not this host');
 });
 
 cookies('should take records for any address, and for any display, as Xlib does', () => {
@@ -66,6 +71,7 @@ const displays = suite('localDisplay');
 displays('should give the number of a local display, and nothing for any other', () => {
   assert.is(localDisplay(':0'), 0);
   assert.is(localDisplay(':12.1'), 12);
+  assert.is(localDisplay(':2.10'), 2);
   assert.is(localDisplay('unix:3'), 3);
   for (const other of ['', ':', 'localhost:0', 'host:10.0', ':a', '/tmp/launch-x/org.xquartz:0', ':0 ', ' :0', ':1.']) assert.is(localDisplay(other), undefined, other);
 });
