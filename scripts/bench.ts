@@ -390,6 +390,47 @@ const hostTable = (): void => {
   out();
 };
 
+/**
+ * Plan once, launch many: a wrap launcher's warm start (its launch plan, no Node) against
+ * bubblewrap alone binding the whole store with the same sandbox options, and against exec,
+ * at 10, 1,000 and 5,000 closure paths of a 100,000-entry store, in interleaved rounds.
+ */
+const launchTable = (): void => {
+  const size = 100_000;
+  const store = syntheticStore(size);
+  const program = [addBusybox(store.dir), 'true'];
+  settle(store.dir);
+  out(`### Launchers: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
+  out();
+  out('| closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store | launcher / bwrap | nix-overlay-jail exec | exec / launcher |');
+  out('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  const points: Array<{paths: number; launcher: number; bwrap: number; exec: number}> = [];
+  for (const count of [10, 1000, 5000]) {
+    const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
+    const file = writeClosure(path.join(WORK, `launch-closure-${count}.txt`), closure);
+    const cache = path.join(WORK, 'cache-launch');
+    const launcher = path.join(WORK, `launcher-${count}`);
+    const options = ['--store', store.dir, '--closure-file', file, '--cache-dir', cache];
+    execFileSync(process.execPath, [CLI, 'wrap', '--force', '--out', launcher, ...options, ...program], {stdio: ['ignore', 'ignore', 'inherit']});
+    // The plan must be in use: a launcher that went to exec would be timed as exec.
+    execFileSync(launcher, [], {env: {...process.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
+    const [launched, bwrap, exec] = timeInterleaved([
+      {command: launcher, args: []},
+      {command: 'bwrap', args: bwrapBaseline(['--ro-bind', store.dir, '/nix/store'], program)},
+      {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program]},
+    ]) as [number, number, number];
+    points.push({paths: count, launcher: launched, bwrap, exec});
+    out(`| ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
+  }
+  out();
+  const series: Series[] = [
+    {label: 'wrap launcher (launch plan)', colour: '#1b7f3b', points: points.map(point => [point.paths, point.launcher])},
+    {label: 'bwrap alone, whole store', colour: '#888888', points: points.map(point => [point.paths, point.bwrap])},
+    {label: 'nix-overlay-jail exec', colour: '#2c6fbb', points: points.map(point => [point.paths, point.exec])},
+  ];
+  fs.writeFileSync(path.join(ROOT, 'bench', 'launch.svg'), startupChart('Warm start against closure size (100,000-entry store)', series, []));
+};
+
 const SECTIONS: Record<string, () => void> = {
   machine,
   build: buildTable,
@@ -397,6 +438,7 @@ const SECTIONS: Record<string, () => void> = {
   allowlist: allowlistTable,
   real: realTable,
   host: hostTable,
+  launch: launchTable,
 };
 
 /**

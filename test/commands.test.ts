@@ -1,21 +1,27 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {parseGcLimits} from '../src/commands/gc.js';
-import {absoluteOptions, desktopEntry, desktopExecWord, launcherScript, shellQuote} from '../src/commands/wrap.js';
+import {absoluteOptions, desktopEntry, desktopExecWord} from '../src/commands/wrap.js';
+import {launcherScript} from '../src/launch/launcher.js';
+import {shellQuote} from '../src/launch/shell.js';
 import {throwsJail} from './helpers/errors.js';
 
 const wrap = suite('launcher script');
 
 wrap('should quote every word so sh passes it through unchanged', () => {
   assert.is(shellQuote("it's $(here)"), `'it'\\''s $(here)'`);
-  const script = launcherScript('/usr/bin/node', '/opt/noj/cli.js', ['--exec-only', '--setenv=A=b c'], ['/nix/store/x-hello/bin/hello', '--greeting', "it's"]);
+  const script = launcherScript({node: '/usr/bin/node', cli: '/opt/noj/cli.js', execOptions: ['--exec-only', '--setenv=A=b c'], command: ['/nix/store/x-hello/bin/hello', '--greeting', "it's"]});
   assert.match(script, /^#!\/bin\/sh\n/);
-  assert.match(script, /exec '\/usr\/bin\/node' \\\n {2}'\/opt\/noj\/cli\.js' \\\n {2}'exec' \\\n {2}'--exec-only' \\\n {2}'--setenv=A=b c' \\\n {2}'--' \\\n/);
-  assert.match(script, /'it'\\''s' \\\n {2}"\$@"\n$/);
+  assert.match(script, /exec '\/usr\/bin\/node' \\\n {4}'\/opt\/noj\/cli\.js' \\\n {4}'exec' \\\n {4}'--exec-only' \\\n {4}'--setenv=A=b c' \\\n {4}'--' \\\n/);
+  assert.match(script, /'it'\\''s' \\\n {4}"\$@"\n\}\nnoj_full "\$@"\n$/);
+  const planned = launcherScript({node: '/n', cli: '/c', execOptions: [], command: ['/nix/store/x-hello/bin/hello', 'hi'], plan: {dir: "/c/plans/k'k", owned: ['/c', '/c/plans'], ancestors: ['/']}});
+  assert.match(planned, /exec '\/n' \\\n {4}'\/c' \\\n {4}'exec' \\\n {4}'--launch-plan=\/c\/plans\/k'\\''k' \\\n {4}'--launch-words=2' \\\n/);
+  assert.match(planned, /^noj_dir='\/c\/plans\/k'\\''k'$/m);
+  assert.match(planned, /^ {2}exec stat -c '%u %f %d %i %\.9Y %\.9Z %t %T' -- "\$noj_dir" "\$noj_dir\/plan" '\/c' '\/c\/plans' '\/' \$\{noj_tty:\+"\$noj_tty"\} "\$@"$/m);
 });
 
 wrap('should refuse a NUL byte', () => {
-  assert.throws(() => launcherScript('/n', '/c', [], ['a\0b']), /NUL/);
+  assert.throws(() => launcherScript({node: '/n', cli: '/c', execOptions: [], command: ['a\0b']}), /NUL/);
 });
 
 wrap('should make every host path in the options absolute, and refuse standard input', () => {

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import {splitArgv} from '../src/argv.js';
 import {closureOfGraph, parseGraph} from '../src/closure/graph.js';
 import {parseClosureFile} from '../src/closure/file.js';
-import {shellQuote} from '../src/commands/wrap.js';
+import {shellQuote} from '../src/launch/shell.js';
 import {planEntry} from '../src/mask/plan.js';
 import {escapeLayer} from '../src/mount/options.js';
 import {checkedEntryOfListedPath, isValidEntryName} from '../src/store.js';

@@ -28,7 +28,7 @@ ${MASK_HELP}
   run: async (flags, operands) => {
     const {buildCommand} = await import('../commands/build.js');
     const {overlayOptions} = await import('../mount/options.js');
-    const {shellQuote} = await import('../commands/wrap.js');
+    const {shellQuote} = await import('../launch/shell.js');
     const onProgress = flags['json'] ? undefined : progressBar();
     const {closure, mask, cacheDir} = await buildCommand({
       ...closureRequest(flags, operands),

@@ -1,5 +1,6 @@
 /** `exec`: its options, help and how they become ExecOptions. */
 import process from 'node:process';
+import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
@@ -17,6 +18,19 @@ export const execFlags: Flags = {
   home: {type: 'string'},
   noSystemLinks: {type: 'boolean', default: false},
   dryRun: {type: 'boolean', default: false},
+  launchPlan: {type: 'string'},
+  launchWords: {type: 'string'},
+};
+
+/** --launch-plan DIR --launch-words K, as a wrap launcher passes them: K words of the command are its own. */
+const launchPlanOption = (flags: Record<string, unknown>, operands: string[]) => {
+  const dir = flags['launchPlan'] as string | undefined;
+  if (dir === undefined) return undefined;
+  const words = Number(flags['launchWords']);
+  if (!Number.isInteger(words) || words < 1 || words > operands.length) {
+    throw new JailError('usage', `--launch-plan needs --launch-words N, at most the ${operands.length} words of the command`);
+  }
+  return {dir, words};
 };
 
 export const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
@@ -39,6 +53,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[]) 
   home: flags['home'] as string | undefined,
   noSystemLinks: Boolean(flags['noSystemLinks']),
   dryRun: Boolean(flags['dryRun']),
+  launchPlan: launchPlanOption(flags, operands),
 });
 
 export const execCli: Command = {
@@ -72,6 +87,9 @@ ${MASK_HELP}
                              (repeatable); every other descriptor above 2 is closed first
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
+    --launch-plan DIR        (for wrap launchers) record the run's launch plan in DIR, a
+    --launch-words N         plans/KEY directory of the cache; the command's first N words
+                             are the launcher's, the rest its arguments
 
   The host (each path that enters the jail, these and --bind/--ro-bind alike, is followed
   through its symbolic links: a chain into the store is made again in the jail, with the

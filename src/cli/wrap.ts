@@ -1,9 +1,28 @@
 /** `wrap`: write a launcher. */
+import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import {JailError} from '../errors.js';
 import {binaryPath, type Command} from './command.js';
-import {execFlags} from './exec.js';
+import {execFlags, execOptions as execOptionsOf} from './exec.js';
+
+/**
+ * Where a launcher's plan lives, and what the launcher checks of it: the cache's real path
+ * (opened, so made and checked as exec would), its plans directory, every directory above.
+ */
+const launcherPlan = async (cacheDir: string | undefined, identity: readonly string[]) => {
+  const {ensurePlanDir, launcherKey, plansDir} = await import('../launch/record.js');
+  const {defaultCacheDir, MaskCache} = await import('../mask/cache.js');
+  const cache = MaskCache.open(cacheDir ?? defaultCacheDir());
+  const real = fs.realpathSync(cache.dir);
+  ensurePlanDir(plansDir(real), cache.uid);
+  const ancestors: string[] = [];
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    ancestors.unshift(dir);
+    if (dir === '/') break;
+  }
+  return {dir: path.join(plansDir(real), launcherKey(identity)), owned: [real, plansDir(real)], ancestors};
+};
 
 export const wrapCli: Command = {
   summary: 'write a launcher that runs a command jailed, for PATH or a desktop file',
@@ -28,22 +47,39 @@ export const wrapCli: Command = {
   passThrough: ['bwrap-arg'],
   run: async (flags, operands, options) => {
     const {absoluteOptions, wrapCommand} = await import('../commands/wrap.js');
-    const {resolveCommand} = await import('../commands/exec.js');
+    const {prepareLaunch, resolveCommand} = await import('../commands/exec.js');
     if (flags['out'] === undefined) throw new JailError('usage', 'wrap needs --out FILE');
     const [command, ...args] = operands;
     if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
+    if (flags['launchPlan'] !== undefined || flags['launchWords'] !== undefined) throw new JailError('usage', 'wrap makes its launcher\'s plan itself: no --launch-plan');
     const {jailPath} = resolveCommand(command, path.resolve(String(flags['store'])), process.env['PATH']);
+    const execOptions = absoluteOptions(options.filter(option => !/^--(out|force|no-force|desktop-file|desktop-name)(=|$)/.test(option)), process.cwd());
+    const node = process.execPath;
+    const cli = binaryPath();
+    const jailCommand = [jailPath, ...args];
+    const plan = flags['dryRun'] ? undefined : await launcherPlan(flags['cacheDir'] as string | undefined, [node, cli, ...execOptions, '--', ...jailCommand]);
     const out = wrapCommand({
       out: String(flags['out']),
       force: Boolean(flags['force']),
-      execOptions: absoluteOptions(options.filter(option => !/^--(out|force|no-force|desktop-file|desktop-name)(=|$)/.test(option)), process.cwd()),
-      command: [jailPath, ...args],
-      node: process.execPath,
-      cli: binaryPath(),
+      execOptions,
+      command: jailCommand,
+      node,
+      cli,
+      plan,
       desktopFile: flags['desktopFile'] as string | undefined,
       desktopName: flags['desktopName'] as string | undefined,
     });
     process.stdout.write(`${out}\n`);
+    if (plan !== undefined) {
+      // Plan now, so that the first start is warm too; a run of the launcher plans otherwise.
+      let why: string | undefined;
+      try {
+        why = await prepareLaunch({...execOptionsOf(flags, jailCommand), launchPlan: {dir: plan.dir, words: jailCommand.length}});
+      } catch (error) {
+        why = error instanceof Error ? error.message : String(error);
+      }
+      if (why !== undefined) process.stderr.write(`nix-overlay-jail: ${out} starts through exec each time: no launch plan (${why})\n`);
+    }
     return 0;
   },
 };

@@ -19,7 +19,8 @@ import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
 import {entriesWithBin, isFile, systemFileProviders} from '../mask/build.js';
 import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/cache.js';
-import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
+import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
+import {envMark, TERMINAL_MARK} from '../launch/plan.js';
 import {registerJail} from '../mask/usage.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
@@ -27,6 +28,8 @@ import type {HostIntegration} from '../host/integration.js';
 import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
 import {proxyBinds, type BusPlan} from '../host/desktop.js';
 import {planHost, withAdded} from '../host/request.js';
+import {launchPlanOf} from '../launch/facts.js';
+import {assertPlanDir, ensurePlanDir, plansDir, writeLaunchPlan} from '../launch/record.js';
 import type {AddedEntry} from '../host/resources.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
@@ -63,6 +66,8 @@ export interface ExecOptions {
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
   busDir?: string | undefined;
+  /** Record a launch plan for a wrap launcher there; its command's first `words` operands are its own. */
+  launchPlan?: {dir: string; words: number} | undefined;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -83,6 +88,8 @@ export interface ExecPlan {
   added: Array<[StoreEntryName, AddedEntry]>;
   /** The D-Bus proxy to start before the jail, and the directory for its sockets. */
   bus: {plan: BusPlan; dir: string} | undefined;
+  /** For a launcher's plan: the command line with stand-ins, what it rests on, or why it cannot have one. */
+  launch?: {template: string[]; mask: ReadyMask; binds: Bind[]; files: Buffer[]; uncovered: string | undefined} | undefined;
 }
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
@@ -203,6 +210,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   let systemFiles: Record<string, string> | undefined;
   let view: MaskView;
   let mountPoint: string;
+  let mask: ReadyMask | undefined;
   if (cache === undefined) {
     const located = locateMask(cacheDir, request);
     maskDir = located.layout.dir;
@@ -211,7 +219,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     view = located.view;
     mountPoint = located.layout.merged;
   } else {
-    const mask = await ensureMask(cache, request);
+    mask = await ensureMask(cache, request);
     maskDir = mask.dir;
     maskStatus = mask.status;
     binEntries = mask.state.binEntries;
@@ -234,7 +242,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     ...hostLinks,
   ];
 
-  const argv = launchArgv({
+  const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]};
+  const commandLine = (terminal: string | undefined, env: Record<string, string>): string[] => launchArgv({
     strategy,
     view,
     mountPoint,
@@ -242,7 +251,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     gid: process.getgid?.() ?? 0,
     jail: {
       argv: [jailPath, ...args],
-      env: jailEnvironment({host: options.env, path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]}),
+      env,
       shareNet: options.shareNet || integration.shareNet,
       binds,
       devices: integration.devices,
@@ -251,11 +260,31 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       extra: options.bwrapArg,
       statusFd,
       seccompFd,
-      terminal: controllingTerminal(),
+      terminal,
       files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}, ...integration.files.map((file, index) => ({fd: fileFds[index]!, dest: file.dest}))],
       links,
     },
   });
+  const argv = commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}));
+  // A launch plan's command line: the same, with the terminal and the kept variables as stand-ins.
+  let launch: ExecPlan['launch'];
+  if (options.launchPlan !== undefined && cache !== undefined && mask !== undefined) {
+    const kept = ['HOME', 'TERM', ...environment.keep];
+    const marked = Object.fromEntries(kept.map(name => [name, envMark(name)]));
+    launch = {
+      template: commandLine(TERMINAL_MARK, jailEnvironment({host: marked, ...environment})),
+      mask,
+      binds,
+      files: [],
+      uncovered: options.keepFd.length > 0 ? '--keep-fd'
+        : integration.bus !== undefined ? 'a D-Bus proxy'
+          : integration.files.length > 0 ? 'an X cookie'
+            : options.host?.locale || options.host?.desktop ? '--locale (its LC_* variables)'
+              : host.added.size > 0 || host.links.length > 0 ? 'host paths that lead into the store'
+                : mask.state.racy ? 'a store that changed as the mask was made'
+                  : undefined,
+    };
+  }
   const identity = identityFiles(callerIdentity(options.env['HOME']));
   const inputs = new Map([
     [seccompFd, ttyInjectionFilter()],
@@ -263,7 +292,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     [groupFd, Buffer.from(identity.group)],
     ...integration.files.map((file, index): [number, Buffer] => [fileFds[index]!, file.data]),
   ]);
-  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus};
+  if (launch !== undefined) launch.files = [seccompFd, passwdFd, groupFd].map(fd => inputs.get(fd)!);
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -276,6 +306,35 @@ const startFailure = (strategy: Strategy, exitCode: number): string => {
   return `the jail did not start (${strategy === 'bwrap' ? 'bwrap' : `${strategy} mount`}, exit ${exitCode}): see the message above`;
 };
 
+/**
+ * Record the launch plan a wrap launcher asked for (--launch-plan), when this run can have
+ * one. Returns why it cannot, if so. A plan that cannot be written only makes the next start
+ * slower, so nothing fails for it; a directory that is not the cache's plans/KEY is ignored.
+ */
+const recordPlan = (plan: ExecPlan, options: ExecOptions): string | undefined => {
+  const launch = plan.launch;
+  if (launch === undefined || options.launchPlan === undefined || plan.cache === undefined) return undefined;
+  try {
+    ensurePlanDir(plansDir(plan.cache.dir), plan.cache.uid);
+    const dir = assertPlanDir(options.launchPlan.dir, plan.cacheDir);
+    if (launch.uncovered !== undefined) {
+      // A plan this run cannot vouch for must not be used by the next start either.
+      fs.rmSync(path.join(dir, 'seal'), {force: true});
+      return launch.uncovered;
+    }
+    // The launcher's own arguments come after its command's; the plan ends before them.
+    const runtimeArgs = options.argv.length - options.launchPlan.words;
+    const template = runtimeArgs > 0 ? launch.template.slice(0, -runtimeArgs) : launch.template;
+    writeLaunchPlan(dir, plan.cache.uid, launchPlanOf({...launch, template}, options.env), launch.files);
+    return undefined;
+  } catch (error) {
+    return reason(error);
+  }
+};
+
+/** Plan a launcher's jail now (building its mask) and record its launch plan: `wrap` does this. */
+export const prepareLaunch = async (options: ExecOptions): Promise<string | undefined> => recordPlan(await planExec({...options, dryRun: false}), options);
+
 export const execCommand = async (options: ExecOptions): Promise<number> => {
   // Register on the mask so gc leaves it alone; if gc removed it since it was looked up,
   // look it up (build it) again.
@@ -284,6 +343,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     const plan = await planExec({...options, dryRun: false});
     const registration = await registerJail(plan.cache!, plan.key);
     if (registration === undefined) continue;
+    if (options.launchPlan !== undefined) recordPlan(plan, options);
     let proxy: RunningProxy | undefined;
     try {
       if (plan.bus !== undefined) {

@@ -118,6 +118,17 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
       if (!options.dryRun) {
         removedDir = path.join(cache.tmpDir(), `gc-${mask.key}-${crypto.randomBytes(4).toString('hex')}`);
         fs.renameSync(mask.dir, removedDir);
+        // A launcher registers without the lock: it writes its record, then checks that the
+        // mask is still in place. Looking again after moving the mask away means one of the
+        // two always sees the other: a launcher that registered in time is seen here (and
+        // the mask goes back), one that registered later finds no mask and goes to exec.
+        if (liveJails(removedDir) > 0) {
+          fs.renameSync(removedDir, mask.dir);
+          removedDir = undefined;
+          report.inUse.push(mask.key);
+          report.kept++;
+          continue;
+        }
       }
     } finally {
       lock.release();

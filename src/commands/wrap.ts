@@ -7,21 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {JailError, reason} from '../errors.js';
 import {parseBind, splitBind} from '../jail/args.js';
-
-/** Quote one word for sh: single quotes, with each ' written as '\''. */
-export const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
-
-/**
- * The launcher's text, pure. Every word is quoted, so what the launcher runs is exactly the
- * words given here followed by the launcher's own arguments ("$@").
- */
-export const launcherScript = (node: string, cli: string, execOptions: readonly string[], command: readonly string[]): string => {
-  if ([node, cli, ...execOptions, ...command].some(word => word.includes('\0'))) {
-    throw new JailError('usage', 'a launcher cannot carry a NUL byte');
-  }
-  const words = [node, cli, 'exec', ...execOptions, '--', ...command].map(shellQuote).join(' \\\n  ');
-  return `#!/bin/sh\n# Written by nix-overlay-jail wrap: runs the command below in a jail whose /nix/store\n# holds only its closure.\nexec ${words} \\\n  "$@"\n`;
-};
+import {launcherScript, type LauncherPlan} from '../launch/launcher.js';
 
 /** Options whose values are host paths (a bind's source, for the binds). */
 const PATH_OPTIONS = new Set(['cache-dir', 'store', 'closure-file', 'graph', 'also', 'home', 'profile']);
@@ -84,6 +70,8 @@ export interface WrapOptions {
   command: string[];
   node: string;
   cli: string;
+  /** Where the launcher's exec records its launch plan, and what the launcher checks of it. */
+  plan?: LauncherPlan | undefined;
   /** Also write a desktop entry that runs the launcher, named `desktopName`. */
   desktopFile?: string | undefined;
   desktopName?: string | undefined;
@@ -114,7 +102,10 @@ export const wrapCommand = (options: WrapOptions): string => {
   for (const file of [out, entryFile]) {
     if (file !== undefined && !options.force && fs.existsSync(file)) throw new JailError('usage', `${file} exists: pass --force to replace it`);
   }
-  const script = launcherScript(options.node, options.cli, options.execOptions, options.command);
+  if ([options.node, options.cli, ...options.execOptions, ...options.command].some(word => word.includes('\0'))) {
+    throw new JailError('usage', 'a launcher cannot carry a NUL byte');
+  }
+  const script = launcherScript({node: options.node, cli: options.cli, execOptions: options.execOptions, command: options.command, plan: options.plan});
   const entry = entryFile === undefined ? undefined : desktopEntry(options.desktopName ?? path.basename(options.command[0]!), out);
   const existed = fs.existsSync(out);
   writeAtomically(out, script, 0o755, 'launcher');

@@ -20,7 +20,7 @@ import type {MaskMode} from './cache.js';
 import {listDirectory} from './whiteout.js';
 
 /** The directories whose entries make up a layer: the layer, and an allowlist's store directory. */
-const stampedDirectories = (layer: string, mode: MaskMode, storeBase: string): string[] =>
+export const stampedDirectories = (layer: string, mode: MaskMode, storeBase: string): string[] =>
   mode === 'whiteout' ? [layer] : [layer, path.join(layer, storeBase)];
 
 /** The layer's stamp: inode and ctime of each of its directories. */

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {shellQuote} from '../../src/commands/wrap.js';
+import {shellQuote} from '../../src/launch/shell.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
 import {when} from '../helpers/env.js';
 import {buildFixture} from '../helpers/nix.js';

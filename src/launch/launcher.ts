@@ -1,0 +1,303 @@
+/**
+ * The text of a wrap launcher, as a pure function: a POSIX shell script (dash, bash, busybox
+ * sh) that starts a warm jail from its launch plan without Node, and runs
+ * `nix-overlay-jail exec` for everything else.
+ *
+ * The warm path, in the order it runs (each step builtins, unless said):
+ *
+ *  1. The caller's terminal, from /proc/$$/stat (a pseudo-terminal only; any other goes to exec).
+ *  2. The plan read as data, then one stat(1) of everything it depends on: the plan
+ *     directory, the plan and the cache directories (the caller's, writable by no one else,
+ *     as exec requires of a cache), every directory above them (root's or the caller's, not
+ *     writable by others unless sticky), the terminal, and the plan's own paths against its
+ *     patterns. The plan file must be the one exec sealed (`seal`: its device, inode, ctime;
+ *     a ctime no one can set back). Only then is anything of the plan used as code.
+ *  3. The variables planning read, as recorded.
+ *  4. Descriptors: every one above 2 this shell inherited is closed, as exec closes them;
+ *     dash closes only 0-9 by number, so under dash an inherited descriptor above 9 sends the
+ *     start to exec (bash, NixOS's /bin/sh, closes any).
+ *  5. The jail registers on the mask (masks/KEY/jails/PID, `pid starttime`) and then checks
+ *     that the mask is still there; gc moves a mask away before its last look for jails, so
+ *     one of the two always sees the other (gc.ts).
+ *  6. env(1) and setsid(1) start the chain, as exec spawns it (a session of its own, default
+ *     SIGINT and SIGQUIT, which a shell ignores in what it starts in the background); the
+ *     shell relays the terminal's signals to the jail's process group, found in bubblewrap's
+ *     status, and stops and continues the jail with itself on Ctrl-Z and fg.
+ *  7. A jail that never started (no child-pid in the status) goes to exec, which says why.
+ */
+import {shellQuote} from './shell.js';
+import {PLAN_MAGIC, STAT_FORMAT} from './plan.js';
+
+export interface LauncherPlan {
+  /** The plan directory (the cache's plans/KEY). */
+  dir: string;
+  /** The cache directory and its plans directory: the caller's own, writable by no one else. */
+  owned: string[];
+  /** Every directory above the cache directory, from / down. */
+  ancestors: string[];
+}
+
+export interface LauncherInput {
+  node: string;
+  cli: string;
+  execOptions: readonly string[];
+  command: readonly string[];
+  /** Where exec records the plan; without it the launcher always runs exec. */
+  plan?: LauncherPlan | undefined;
+}
+
+const words = (list: readonly string[]): string => list.map(shellQuote).join(' ');
+
+/** The warm path: reads the variables the header sets (noj_dir, noj_stat, noj_owned_count, noj_ancestor_count). */
+const WARM_PATH = String.raw`
+noj_no() {
+  noj_why=$1
+  return 1
+}
+
+# 1. The caller's terminal: /dev/pts/N from tty_nr (field 7), or none.
+noj_terminal() {
+  noj_tty=
+  IFS= read -r noj_l </proc/$$/stat || return 1
+  set -f
+  set -- ${'$'}{noj_l##*) }
+  set +f
+  noj_nr=$5
+  case $noj_nr in ''|*[!0-9]*) return 1;; 0) return 0;; esac
+  noj_major=$(( (noj_nr >> 8) & 0xfff ))
+  noj_minor=$(( (noj_nr & 0xff) | ((noj_nr >> 12) & 0xfff00) ))
+  [ "$noj_major" -ge 136 ] && [ "$noj_major" -le 143 ] || noj_no 'the terminal is not a pseudo-terminal' || return
+  noj_tty=/dev/pts/$(( (noj_major - 136) * 256 + noj_minor ))
+}
+
+# 2. The plan, read as data (on standard input), and the stat line of everything it names.
+noj_read() {
+  IFS= read -r noj_l && [ "$noj_l" = '${PLAN_MAGIC}' ] || noj_no 'no plan, or one of another version' || return
+  IFS= read -r noj_mask && IFS= read -r noj_n || return 1
+  case $noj_n in ''|*[!0-9]*) return 1;; esac
+  set --
+  noj_i=0
+  while [ "$noj_i" -lt "$noj_n" ]; do
+    IFS= read -r noj_l || return 1
+    set -- "$@" "$noj_l"
+    noj_i=$((noj_i + 1))
+  done
+  noj_i=0
+  while [ "$noj_i" -lt "$noj_n" ]; do
+    IFS= read -r "noj_pattern_$noj_i" || return 1
+    noj_i=$((noj_i + 1))
+  done
+  IFS= read -r noj_e || return 1
+  case $noj_e in ''|*[!0-9]*) return 1;; esac
+  noj_i=0
+  while [ "$noj_i" -lt "$noj_e" ]; do
+    IFS= read -r "noj_env_$noj_i" || return 1
+    noj_i=$((noj_i + 1))
+  done
+  IFS= read -r noj_words && IFS= read -r noj_l && [ "$noj_l" = end ] || noj_no 'the plan is cut short' || return
+  noj_out=$(noj_stat "$@" 2>/dev/null) || noj_no 'a path the plan depends on is gone' || return
+}
+
+noj_type() {
+  [ $(( 0x$1 & 0xf000 )) -eq $(( 0x$2 )) ]
+}
+
+# The caller's own, writable by no one else.
+noj_mine() {
+  [ "$1" = "$noj_uid" ] && [ $(( 0x$2 & 0x12 )) -eq 0 ]
+}
+
+# Above the cache: root's or the caller's, a directory, not writable by others unless sticky.
+noj_above() {
+  noj_type "$2" 4000 && { [ "$1" = 0 ] || [ "$1" = "$noj_uid" ]; } && { [ $(( 0x$2 & 0x12 )) -eq 0 ] || [ $(( 0x$2 & 0x200 )) -ne 0 ]; }
+}
+
+noj_verify() {
+  IFS= read -r noj_seal 2>/dev/null <"$noj_dir/seal" || noj_no 'the plan is not sealed' || return
+  noj_k=0
+  noj_p=0
+  noj_trusted=$(( 2 + noj_owned_count + noj_ancestor_count ))
+  while IFS=' ' read -r noj_u noj_f noj_d noj_ino noj_m noj_c noj_t noj_tt; do
+    noj_k=$((noj_k + 1))
+    if [ "$noj_k" -eq 1 ]; then
+      noj_uid=$noj_u
+      noj_type "$noj_f" 4000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the plan directory is not the caller'"'"'s alone' || return
+    elif [ "$noj_k" -eq 2 ]; then
+      noj_type "$noj_f" 8000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the plan is not the caller'"'"'s alone' || return
+      [ "$noj_d $noj_ino $noj_c" = "$noj_seal" ] || noj_no 'the plan was changed after exec wrote it' || return
+    elif [ "$noj_k" -le $(( 2 + noj_owned_count )) ]; then
+      noj_type "$noj_f" 4000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the cache directory is not the caller'"'"'s alone' || return
+    elif [ "$noj_k" -le $(( 2 + noj_owned_count + noj_ancestor_count )) ]; then
+      noj_above "$noj_u" "$noj_f" || noj_no 'a directory above the cache could be changed by others' || return
+    elif [ "$noj_k" -eq $(( noj_trusted + 1 )) ] && [ -n "$noj_tty" ]; then
+      noj_type "$noj_f" 2000 && [ $(( 0x$noj_t )) -eq "$noj_major" ] && [ $(( 0x$noj_tt )) -eq "$noj_minor" ] || noj_no 'the terminal is not the device its number says' || return
+    else
+      eval "noj_l=\$noj_pattern_$noj_p"
+      # shellcheck disable=SC2254
+      case "$noj_u $noj_f $noj_d $noj_ino $noj_m $noj_c $noj_t $noj_tt" in
+        $noj_l) ;;
+        *) noj_no 'the store, the mask or a bound path changed since the plan was made'; return;;
+      esac
+      noj_p=$((noj_p + 1))
+    fi
+  done <<noj_end
+$noj_out
+noj_end
+  [ "$noj_p" -eq "$noj_n" ] || noj_no 'stat did not answer for every path' || return
+  # 3. The variables planning read (the plan is trusted from here on).
+  noj_i=0
+  while [ "$noj_i" -lt "$noj_e" ]; do
+    eval "noj_l=\$noj_env_$noj_i"
+    noj_name=${'$'}{noj_l%%=*}
+    noj_name=${'$'}{noj_name#[+-]}
+    case $noj_l in
+      -*) eval "[ -z \"\${$noj_name+x}\" ]" ;;
+      *) noj_value=${'$'}{noj_l#*=}; eval "[ -n \"\${$noj_name+x}\" ] && [ \"\$$noj_name\" = \"\$noj_value\" ]" ;;
+    esac || noj_no "$noj_name is not what it was when the plan was made" || return
+    noj_i=$((noj_i + 1))
+  done
+}
+
+# 4. Close what this shell inherited above 2 (not its own, which are closed on exec).
+noj_descriptors() {
+  for noj_l in /proc/$$/fd/*; do
+    noj_n=${'$'}{noj_l##*/}
+    case $noj_n in 0|1|2|*[!0-9]*) continue;; esac
+    noj_flags=
+    while IFS=': 	' read -r noj_k noj_v; do
+      case $noj_k in flags) noj_flags=$noj_v;; esac
+    done 2>/dev/null <"/proc/$$/fdinfo/$noj_n"
+    # Gone since the listing (the listing's own descriptor): nothing to close.
+    [ -n "$noj_flags" ] || continue
+    [ $(( 0$noj_flags & 02000000 )) -eq 0 ] || continue
+    # dash takes one digit in a redirection; bash (NixOS's /bin/sh) takes any number.
+    [ "$noj_n" -le 9 ] || [ -n "${'$'}{BASH_VERSION-}" ] || noj_no "descriptor $noj_n is open, and this shell cannot close it" || return
+    eval "exec $noj_n>&-"
+  done
+}
+
+# 5. Register on the mask as exec does; the mask must still be there after.
+noj_register() {
+  IFS= read -r noj_l </proc/$$/stat || return 1
+  set -f
+  set -- ${'$'}{noj_l##*) }
+  set +f
+  shift 19
+  noj_record=$noj_mask/jails/$$
+  { printf '%s %s\n' "$$" "$1" >"$noj_record"; } 2>/dev/null || noj_no 'the mask is gone' || return
+  if [ ! -f "$noj_mask/state.json" ]; then
+    rm -f "$noj_record"
+    noj_no 'the mask is gone'
+    return
+  fi
+  : >"$noj_mask/used" 2>/dev/null
+  return 0
+}
+
+# The jail's process group, from bubblewrap's status, while the jail runs.
+noj_group() {
+  noj_pg=
+  noj_done=
+  while IFS= read -r noj_l; do
+    case $noj_l in
+      *'"child-pid"'*)
+        noj_l=${'$'}{noj_l#*'"child-pid"'}
+        noj_l=${'$'}{noj_l#*:}
+        noj_l=${'$'}{noj_l#"${'$'}{noj_l%%[0-9]*}"}
+        noj_pg=${'$'}{noj_l%%[!0-9]*};;
+      *'"exit-code"'*) noj_done=1;;
+    esac
+  done 2>/dev/null <"$noj_status"
+  [ -z "$noj_done" ] || noj_pg=
+}
+
+noj_relay() {
+  noj_signalled=1
+  noj_group
+  if [ -n "$noj_pg" ] && kill -s "$1" -- "-$noj_pg" 2>/dev/null; then return; fi
+  # Not started yet: a signal that ends it ends the launch command (and so the sandbox).
+  [ -n "$noj_done" ] && return
+  case $1 in WINCH|CONT) ;; *) kill -s "$1" -- "-$noj_chain" 2>/dev/null;; esac
+}
+
+noj_suspend() {
+  noj_signalled=1
+  noj_group
+  [ -z "$noj_pg" ] || kill -s STOP -- "-$noj_pg" 2>/dev/null
+  trap - TSTP
+  kill -s TSTP $$
+  trap noj_suspend TSTP
+  noj_group
+  [ -z "$noj_pg" ] || kill -s CONT -- "-$noj_pg" 2>/dev/null
+}
+
+# 6. Start the chain and wait for it, relaying signals.
+noj_launch() {
+  eval "set -- $noj_words \"\$@\""
+  noj_status=$noj_dir/run.$$
+  for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
+  trap noj_suspend TSTP
+  exec 9<&0
+  env --default-signal=INT,QUIT setsid "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
+  noj_chain=$!
+  exec 9<&-
+  while :; do
+    noj_signalled=
+    wait "$noj_chain"
+    noj_rc=$?
+    [ -n "$noj_signalled" ] || break
+  done
+  trap - INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
+  noj_started=
+  while IFS= read -r noj_l; do
+    case $noj_l in *'"child-pid"'*) noj_started=1;; *'"exit-code"'*) noj_started=2;; esac
+  done 2>/dev/null <"$noj_status"
+  rm -f "$noj_status" "$noj_record"
+  # 7. Never started, or the program never ran (bubblewrap reports no exit code): exec says why.
+  if [ "$noj_started" != 2 ] && { [ -z "$noj_started" ] || [ "$noj_rc" -eq 1 ]; }; then
+    noj_no "the jail did not start (exit $noj_rc)"
+    return
+  fi
+  exit "$noj_rc"
+}
+
+if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_read 2>/dev/null <"$noj_dir/plan" && noj_verify && noj_descriptors && noj_register && noj_launch "$@"; then :; fi
+if [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
+  printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
+  exit 125
+fi
+noj_full "$@"
+`;
+
+/**
+ * The launcher's text. Every word is quoted, so what exec runs is exactly the words given
+ * here followed by the launcher's own arguments ("$@").
+ */
+export const launcherScript = (input: LauncherInput): string => {
+  const {node, cli, execOptions, command, plan} = input;
+  if ([node, cli, ...execOptions, ...command, ...(plan === undefined ? [] : [plan.dir, ...plan.owned, ...plan.ancestors])].some(word => word.includes('\0'))) {
+    throw new Error('a launcher cannot carry a NUL byte');
+  }
+  const planOptions = plan === undefined ? [] : [`--launch-plan=${plan.dir}`, `--launch-words=${command.length}`];
+  const exec = [node, cli, 'exec', ...planOptions, ...execOptions, '--', ...command].map(shellQuote).join(' \\\n    ');
+  const head = `#!/bin/sh
+# Written by nix-overlay-jail wrap: runs the command below in a jail whose /nix/store
+# holds only its closure.${plan === undefined ? '' : `
+# A warm start follows the launch plan exec recorded, without Node, when everything the
+# plan depends on is as recorded; otherwise (and with NIX_OVERLAY_JAIL_NO_PLAN set) exec
+# runs the jail and records the plan again. NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 says why a plan
+# was not used, instead of running exec.`}
+noj_full() {
+  exec ${exec} \\
+    "$@"
+}
+`;
+  if (plan === undefined) return `${head}noj_full "$@"\n`;
+  return `${head}noj_dir=${shellQuote(plan.dir)}
+noj_owned_count=${plan.owned.length}
+noj_ancestor_count=${plan.ancestors.length}
+noj_stat() {
+  exec stat -c ${shellQuote(STAT_FORMAT)} -- "$noj_dir" "$noj_dir/plan" ${words([...plan.owned, ...plan.ancestors])} ${'$'}{noj_tty:+"$noj_tty"} "$@"
+}
+${WARM_PATH}`;
+};

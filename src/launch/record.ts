@@ -1,0 +1,76 @@
+/**
+ * Where launch plans live and how exec writes them: `CACHE/plans/KEY/`, KEY naming the
+ * launcher (its node, binary, options and command), holding `plan`, the files bubblewrap
+ * reads (`seccomp`, `passwd`, `group`) and `seal`.
+ *
+ * Every file is written whole beside its place and renamed into it. The data files come
+ * first and the plan names their stamps; the seal, last, names the plan's own (device, inode,
+ * ctime). A launcher that reads while exec writes sees a seal that does not match the plan,
+ * and goes to exec: never a mix of two plans.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {isErrno, JailError, reason} from '../errors.js';
+import {assertOwned} from '../mask/safety.js';
+import {planText, PLAN_FILES, statPattern, statTime, type LaunchPlan} from './plan.js';
+
+/** A launcher's plan key: its identity, everything that makes its jail. */
+export const launcherKey = (words: readonly string[]): string =>
+  crypto.createHash('sha256').update(words.join('\0')).digest('hex').slice(0, 32);
+
+export const plansDir = (cacheDir: string): string => path.join(cacheDir, 'plans');
+
+/** A plan directory a launcher names: only CACHE/plans/KEY of this cache. */
+export const assertPlanDir = (dir: string, cacheDir: string): string => {
+  const resolved = path.resolve(dir);
+  const real = (file: string): string => {
+    try {
+      return fs.realpathSync(file);
+    } catch {
+      return file;
+    }
+  };
+  if (real(path.dirname(resolved)) !== real(plansDir(cacheDir)) || !/^[0-9a-f]{32}$/.test(path.basename(resolved))) {
+    throw new JailError('usage', `--launch-plan ${dir}: not a plan directory of the cache ${cacheDir} (made by wrap)`);
+  }
+  return resolved;
+};
+
+const writeWhole = (file: string, content: string | Buffer): fs.BigIntStats => {
+  const temporary = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(temporary, content, {mode: 0o600, flag: 'wx'});
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, {force: true});
+    throw error;
+  }
+  return fs.lstatSync(file, {bigint: true});
+};
+
+/** Make (or check) a directory of plans: the caller's, like everything in the cache. */
+export const ensurePlanDir = (dir: string, uid: number): void => {
+  try {
+    fs.mkdirSync(dir, {mode: 0o700});
+  } catch (error) {
+    if (!isErrno(error, 'EEXIST')) throw new JailError('cache', `cannot make the launch plan directory ${dir}: ${reason(error)}`);
+  }
+  assertOwned(dir, uid, 'launch plan directory');
+};
+
+/**
+ * Write a plan and the files bubblewrap reads (in PLAN_FILES order), each checked by the plan,
+ * then the seal. `plan.checks` are the plan's other paths.
+ */
+export const writeLaunchPlan = (dir: string, uid: number, plan: LaunchPlan, files: readonly Buffer[]): void => {
+  ensurePlanDir(dir, uid);
+  // Where the launcher registers its jails on the mask, as exec does.
+  ensurePlanDir(path.join(plan.mask, 'jails'), uid);
+  const checks = PLAN_FILES.map((name, index) => {
+    const stats = writeWhole(path.join(dir, name), files[index] ?? Buffer.alloc(0));
+    return {path: path.join(dir, name), pattern: statPattern({dev: stats.dev, ino: stats.ino, ctimeNs: stats.ctimeNs})};
+  });
+  const written = writeWhole(path.join(dir, 'plan'), planText({...plan, checks: [...plan.checks, ...checks]}));
+  writeWhole(path.join(dir, 'seal'), `${written.dev} ${written.ino} ${statTime(written.ctimeNs)}\n`);
+};

@@ -1,0 +1,2 @@
+/** Quote one word for sh: single quotes, with each ' written as '\''. */
+export const shellQuote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
