@@ -49,9 +49,15 @@ const writeWhole = (file: string, content: string | Buffer): fs.BigIntStats => {
   return fs.lstatSync(file, {bigint: true});
 };
 
-/** Make (or check) a directory of plans: the caller's, like everything in the cache. */
+/**
+ * Make (or check) a directory of plans: the caller's, like everything in the cache. One of
+ * the caller's that others could write to is not trusted with anything: it is made again
+ * (what was in it is only a plan, which the next run records anew).
+ */
 export const ensurePlanDir = (dir: string, uid: number): void => {
   try {
+    const stats = fs.lstatSync(dir, {throwIfNoEntry: false});
+    if (stats?.isDirectory() && stats.uid === uid && (stats.mode & 0o022) !== 0) fs.rmSync(dir, {recursive: true, force: true});
     fs.mkdirSync(dir, {mode: 0o700});
   } catch (error) {
     if (!isErrno(error, 'EEXIST')) throw new JailError('cache', `cannot make the launch plan directory ${dir}: ${reason(error)}`);
@@ -65,8 +71,9 @@ export const ensurePlanDir = (dir: string, uid: number): void => {
  */
 export const writeLaunchPlan = (dir: string, uid: number, plan: LaunchPlan, files: readonly Buffer[]): void => {
   ensurePlanDir(dir, uid);
-  // Where the launcher registers its jails on the mask, as exec does.
-  ensurePlanDir(path.join(plan.mask, 'jails'), uid);
+  // Where the launcher registers its jails on the mask, as exec does (registerJail).
+  fs.mkdirSync(path.join(plan.mask, 'jails'), {recursive: true, mode: 0o700});
+  assertOwned(path.join(plan.mask, 'jails'), uid, 'mask directory');
   const checks = PLAN_FILES.map((name, index) => {
     const stats = writeWhole(path.join(dir, name), files[index] ?? Buffer.alloc(0));
     return {path: path.join(dir, name), pattern: statPattern({dev: stats.dev, ino: stats.ino, ctimeNs: stats.ctimeNs})};

@@ -1,0 +1,300 @@
+/**
+ * Launch plans: a wrap launcher's warm start without Node gives the jail exec gives (the same
+ * command line, view, environment, descriptors, exit statuses and signals), for every
+ * mounting way and mask kind, as root and as an ordinary user; anything the plan rests on that
+ * changed sends the start to exec, which refuses what exec refuses; launches run at once while
+ * the plan is rewritten and gc runs.
+ *
+ * NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 makes a launcher fail (125, with the reason) instead of
+ * going to exec, so a test knows which path ran; NIX_OVERLAY_JAIL_NO_PLAN=1 forces exec.
+ */
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {tempDir} from '../helpers/cli.js';
+import {everyJailKind, mountingWays, type Caller} from '../helpers/callers.js';
+import {TEST_USER, when} from '../helpers/env.js';
+import {addStorePath, buildFixture} from '../helpers/nix.js';
+import {tally} from '../helpers/tally.js';
+import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
+
+// The launchers below must start as from a clean parent: what this process inherited (from
+// whatever ran the tests) would reach them through spawn.
+closeInheritedDescriptors([]);
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const AS_USER = [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--'];
+
+/** Run a launcher as the caller: root directly, the test user through setpriv (which execs). */
+const launcherCommand = (caller: Caller, launcher: string, args: readonly string[]): [string, string[]] =>
+  caller.user ? ['setpriv', [...AS_USER, launcher, ...args]] : [launcher, [...args]];
+
+const collect = (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, extraFds: number[] = []): Result => {
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
+  const opened = extraFds.map(() => fs.openSync('/etc/hostname', 'r'));
+  try {
+    // The caller's own descriptors at these numbers, as a parent that leaks them would pass them.
+    for (const [index, fd] of extraFds.entries()) {
+      while (stdio.length < fd) stdio.push('ignore');
+      stdio[fd] = opened[index]!;
+    }
+    const result = spawnSync(command, argv, {env, cwd: '/', stdio, encoding: 'utf8', timeout: 60_000});
+    return {status: result.status, stdout: result.stdout, stderr: result.stderr};
+  } finally {
+    for (const fd of opened) fs.closeSync(fd);
+  }
+};
+
+const FAST = {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'};
+const SLOW = {NIX_OVERLAY_JAIL_NO_PLAN: '1'};
+
+interface Wrapped {
+  launcher: string;
+  cache: string;
+  planDir: string;
+  run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[]) => Result;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * Wait until the store last changed over 2 s ago: a whiteout mask made within that of a change
+ * cannot prove it saw it (the store's mtime is too coarse a witness), so exec gives it no plan.
+ */
+const settledStore = async (): Promise<void> => {
+  const age = Date.now() - fs.statSync('/nix/store').mtimeMs;
+  if (age < 2100) await sleep(2100 - age);
+};
+
+const wrapFor = async (caller: Caller, options: string[], command: string[]): Promise<Wrapped> => {
+  await settledStore();
+  const dir = tempDir('launch', caller.user ? TEST_USER : undefined);
+  const launcher = path.join(dir, 'jailed');
+  const cache = caller.cache();
+  const [wrapCommand, wrapArgv] = caller.command(['wrap', '--out', launcher, '--cache-dir', cache, ...options, ...command]);
+  const wrapped = collect(wrapCommand, wrapArgv, caller.env());
+  assert.is(wrapped.status, 0, wrapped.stderr);
+  assert.is(wrapped.stderr, '', 'wrap recorded a plan');
+  const [planDir] = fs.readdirSync(path.join(cache, 'plans')).map(name => path.join(cache, 'plans', name));
+  return {
+    launcher,
+    cache,
+    planDir: planDir!,
+    run: (args, extraEnv = {}, extraFds = []) => {
+      const [command, argv] = launcherCommand(caller, launcher, args);
+      return collect(command, argv, {...caller.env(), ...extraEnv}, extraFds);
+    },
+  };
+};
+
+const planWords = (planDir: string): string => {
+  const lines = fs.readFileSync(path.join(planDir, 'plan'), 'utf8').split('\n');
+  return lines[lines.length - 3]!;
+};
+
+for (const caller of everyJailKind) {
+  const same = suite(`launch plans, as ${caller.name}`);
+  const sameTest = when(same, caller.needs);
+
+  sameTest('the plan\'s command line is the one exec would run', async () => {
+    const {app} = buildFixture();
+    const {planDir, cache} = await wrapFor(caller, ['--setenv', 'GREETING=hi there', '--keep-env', 'LANG'], [`${app}/bin/sh`, '-c', 'echo "$GREETING"']);
+    const env = {...caller.env(), LANG: 'C.UTF-8', TERM: 'xterm'};
+    // The launcher's shell expands the plan's words; no terminal here, as for the dry run.
+    const expanded = collect('sh', ['-c', 'noj_tty=; words=$1; shift; eval "set -- $words \\"\\$@\\""; printf "%s\\n" "$@"', 'sh', planWords(planDir), 'extra arg'], env);
+    assert.is(expanded.status, 0, expanded.stderr);
+    const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--dry-run', '--setenv', 'GREETING=hi there', '--keep-env', 'LANG', '--', `${app}/bin/sh`, '-c', 'echo "$GREETING"', 'extra arg']);
+    const dry = collect(command, argv, env);
+    assert.is(dry.status, 0, dry.stderr);
+    assert.is(expanded.stdout, dry.stdout);
+    // A kept variable that is unset is left out, as exec leaves it out.
+    const {LANG: _, ...noLang} = env;
+    const withoutLang = collect('sh', ['-c', 'noj_tty=; eval "set -- $1"; printf "%s\\n" "$@"', 'sh', planWords(planDir)], noLang);
+    assert.not.match(withoutLang.stdout, /^LANG$/m);
+    assert.match(expanded.stdout, /^--setenv\nLANG\nC\.UTF-8$/m);
+  });
+
+  sameTest('the warm start without Node gives the jail exec gives: view, environment, descriptors, exit status', async () => {
+    const {app} = buildFixture();
+    const {run} = await wrapFor(caller, [], [`${app}/bin/sh`]);
+    const script = 'ls -a /nix/store 2>/dev/null; echo ==; env | sort; echo ==; ls /proc/self/fd; exit 3';
+    const fast = run(['-c', script], FAST, [5, 7]);
+    const slow = run(['-c', script], SLOW, [5, 7]);
+    assert.is(fast.status, 3, fast.stderr);
+    assert.is(slow.status, 3, slow.stderr);
+    assert.is(fast.stdout, slow.stdout);
+    // An execute-only store cannot be listed, by either way.
+    const listing = caller.name.includes('--exec-only') ? [''] : ['.', '..', ...buildFixture().closure.map(entry => path.basename(entry))].sort();
+    assert.equal(fast.stdout.split('==\n')[0]!.trim().split('\n').sort(), listing);
+    assert.equal(fast.stdout.split('==\n')[2]!.trim().split('\n'), ['0', '1', '2', '3'], 'descriptors 0-2 and ls\'s own: 5 and 7 were closed');
+    const killed = run(['-c', 'kill -TERM $$'], FAST);
+    assert.is(killed.status, 143, killed.stderr);
+    tally('escape', 1);
+  });
+
+  sameTest('a descriptor above 9 is closed by bash, and sends dash to exec, which closes it', async () => {
+    const {app} = buildFixture();
+    const {launcher, run} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /proc/self/fd']);
+    const [command, argv] = launcherCommand(caller, launcher, []);
+    const underBash = collect(caller.user ? command : 'bash', caller.user ? [...argv.slice(0, -1), 'bash', launcher] : [launcher], {...caller.env(), ...FAST}, [12]);
+    assert.is(underBash.status, 0, underBash.stderr);
+    assert.equal(underBash.stdout.trim().split('\n'), ['0', '1', '2', '3']);
+    if (fs.realpathSync('/bin/sh').endsWith('dash')) {
+      const underDash = run([], FAST, [12]);
+      assert.is(underDash.status, 125);
+      assert.match(underDash.stderr, /descriptor 12 is open, and this shell cannot close it/);
+      const throughExec = run([], {}, [12]);
+      assert.is(throughExec.status, 0, throughExec.stderr);
+      assert.equal(throughExec.stdout.trim().split('\n'), ['0', '1', '2', '3']);
+    }
+    tally('escape', 2);
+  });
+
+  sameTest('signals reach the program as with exec: SIGINT to its handler, SIGTERM to its end', async () => {
+    const {app} = buildFixture();
+    const {launcher} = await wrapFor(caller, [], [`${app}/bin/sh`]);
+    for (const extra of [FAST, SLOW]) {
+      for (const [signal, expected, output] of [['SIGINT', 5, 'got INT\n'], ['SIGTERM', 143, '']] as const) {
+        const [command, argv] = launcherCommand(caller, launcher, ['-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done']);
+        const child = spawn(command, argv, {env: {...caller.env(), ...extra}, stdio: ['ignore', 'pipe', 'pipe']});
+        let stdout = '';
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('ready\n')) resolve();
+        }));
+        const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await ready;
+        child.kill(signal);
+        const code = await ended;
+        clearTimeout(timer);
+        assert.is(code, expected, `${signal} through ${extra === FAST ? 'the plan' : 'exec'} (${stderr})`);
+        assert.is(stdout, `ready\n${output}`);
+      }
+    }
+  });
+
+  same.run();
+}
+
+for (const caller of mountingWays) {
+  const invalid = suite(`launch plans that no longer hold, as ${caller.name}`);
+  const invalidTest = when(invalid, caller.needs);
+
+  invalidTest('a changed store, plan, mask or cache sends the start to exec, which records the plan again or refuses as it would', async () => {
+    const {app} = buildFixture();
+    const {run, planDir, cache} = await wrapFor(caller, ['--mode', 'whiteout'], [`${app}/bin/sh`, '-c', 'ls /nix/store | wc -l']);
+    const entries = String(buildFixture().closure.length);
+    const holds = (): void => {
+      const fast = run([], FAST);
+      assert.is(fast.status, 0, fast.stderr);
+      assert.is(fast.stdout.trim(), entries);
+    };
+    const fallsBack = async (why: RegExp): Promise<void> => {
+      const refused = run([], FAST);
+      assert.is(refused.status, 125);
+      assert.match(refused.stderr, why);
+      await settledStore();
+      const again = run([]);
+      assert.is(again.status, 0, again.stderr);
+      assert.is(again.stdout.trim(), entries);
+      holds();
+    };
+    holds();
+
+    // The store changed: a whiteout mask must hide the new path, which only exec can add.
+    addStorePath(`noj-launch-${Date.now()}`);
+    await fallsBack(/the store, the mask or a bound path changed/);
+
+    // The plan edited in place.
+    fs.appendFileSync(path.join(planDir, 'plan'), ' ');
+    await fallsBack(/the plan was changed after exec wrote it/);
+
+    // The cache removed altogether.
+    fs.rmSync(cache, {recursive: true, force: true});
+    await fallsBack(/no plan|not the caller's alone|gone/);
+
+    // Writable by others: the plan directory, the plan.
+    fs.chmodSync(planDir, 0o777);
+    await fallsBack(/the plan directory is not the caller's alone/);
+    fs.chmodSync(path.join(planDir, 'plan'), 0o666);
+    await fallsBack(/the plan is not the caller's alone|the plan was changed/);
+    tally('mask', 4);
+  });
+
+  invalidTest('a tampered mask is refused by the plan and by exec, as exec refuses it', async () => {
+    const {app} = buildFixture();
+    const {run, cache} = await wrapFor(caller, ['--mode', 'whiteout'], [`${app}/bin/sh`, '-c', 'true']);
+    const [key] = fs.readdirSync(path.join(cache, 'masks'));
+    fs.writeFileSync(path.join(cache, 'masks', key!, 'layer', 'planted'), 'x');
+    const fast = run([], FAST);
+    assert.is(fast.status, 125);
+    assert.match(fast.stderr, /the store, the mask or a bound path changed/);
+    const slow = run([]);
+    assert.is(slow.status, 125);
+    assert.match(slow.stderr, /refusing mask: .*planted is not a whiteout/);
+    tally('mask', 1);
+  });
+
+  if (caller.user) {
+    invalidTest('a plan another user owns is never used', async () => {
+      const {app} = buildFixture();
+      const {run, planDir} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'echo ran']);
+      execFileSync('chown', ['root', planDir]);
+      const fast = run([], FAST);
+      assert.is(fast.status, 125);
+      assert.match(fast.stderr, /the plan directory is not the caller's alone|no plan/);
+      const slow = run([]);
+      assert.is(slow.status, 0, slow.stderr);
+      assert.is(slow.stdout, 'ran\n');
+      tally('mask', 1);
+    });
+  }
+
+  invalidTest('launches at once, while exec rewrites the plan and gc runs, all start and see their closure', async () => {
+    const {app} = buildFixture();
+    const {launcher, cache} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /nix/store | wc -l']);
+    const entries = String(buildFixture().closure.length);
+    const start = (extra: NodeJS.ProcessEnv) => new Promise<Result>(resolve => {
+      const [command, argv] = launcherCommand(caller, launcher, []);
+      const child = spawn(command, argv, {env: {...caller.env(), ...extra}, stdio: ['ignore', 'pipe', 'pipe']});
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on('close', status => resolve({status, stdout, stderr}));
+    });
+    const gc = (): Promise<Result> => new Promise(resolve => {
+      const [command, argv] = caller.command(['gc', '--cache-dir', cache, '--max-age', '0']);
+      const child = spawn(command, argv, {env: caller.env(), stdio: ['ignore', 'pipe', 'pipe']});
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on('close', status => resolve({status, stdout: '', stderr}));
+    });
+    const runs = await Promise.all([...Array.from({length: 12}, (_, index) => start(index % 3 === 0 ? SLOW : {})), gc(), gc()]);
+    for (const result of runs.slice(0, 12)) {
+      assert.is(result.status, 0, result.stderr);
+      assert.is(result.stdout.trim(), entries);
+    }
+    tally('concurrent', 12);
+  });
+
+  invalid.run();
+}
