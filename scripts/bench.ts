@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {closeInheritedDescriptors} from '../src/jail/descriptors.js';
 import {debianPrograms} from '../test/helpers/nix.js';
 import {addBusybox, addEntries, BUSYBOX_ENTRY, makeStore, settle, storeName} from '../test/helpers/store.js';
 import {startupChart, type Series} from './bench/chart.js';
@@ -40,10 +41,12 @@ const median = (values: number[]): number => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
-/** Wall time of one command, in ms; throws when it fails. */
-const timeOnce = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): number => {
+/** Wall time of one command, in ms; throws when it fails. `files` are opened on descriptors 3, 4, ... */
+const timeOnce = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env, files: ReadonlyArray<[string, 'r' | 'w']> = []): number => {
+  const fds = files.map(([file, flags]) => fs.openSync(file, flags));
   const start = process.hrtime.bigint();
-  const result = spawnSync(command, args, {stdio: ['ignore', 'ignore', 'pipe'], env, maxBuffer: 64 << 20});
+  const result = spawnSync(command, args, {stdio: ['ignore', 'ignore', 'pipe', ...fds], env, maxBuffer: 64 << 20});
+  for (const fd of fds) fs.closeSync(fd);
   const elapsed = ms(process.hrtime.bigint() - start);
   if (result.status !== 0) throw new Error(`${command} ${args.slice(0, 6).join(' ')}… exited ${result.status}: ${result.stderr}`);
   return elapsed;
@@ -54,12 +57,19 @@ const timeMedian = (command: string, args: string[], env?: NodeJS.ProcessEnv): n
   return median(Array.from({length: RUNS}, () => timeOnce(command, args, env)));
 };
 
+interface Timed {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  files?: ReadonlyArray<[string, 'r' | 'w']>;
+}
+
 /** Median wall times of several commands, measured in RUNS interleaved rounds. */
-const timeInterleaved = (commands: ReadonlyArray<{command: string; args: string[]}>): number[] => {
-  for (const {command, args} of commands) timeOnce(command, args); // warm the page cache and any mask
+const timeInterleaved = (commands: readonly Timed[]): number[] => {
+  for (const {command, args, env, files} of commands) timeOnce(command, args, env, files); // warm the page cache and any mask
   const samples = commands.map(() => [] as number[]);
   for (let round = 0; round < RUNS; round++) {
-    commands.forEach(({command, args}, index) => samples[index]!.push(timeOnce(command, args)));
+    commands.forEach(({command, args, env, files}, index) => samples[index]!.push(timeOnce(command, args, env, files)));
   }
   return samples.map(median);
 };
@@ -391,43 +401,86 @@ const hostTable = (): void => {
 };
 
 /**
+ * bubblewrap alone with exactly the sandbox options of a launcher's plan (seccomp filter,
+ * passwd and group, status descriptor, namespaces, ...), the store bound whole instead of the
+ * mask's overlay: exec's command line for the same program, from --dry-run, with the mount
+ * chain before bubblewrap left out.
+ */
+const bwrapOfPlan = (dryRun: string[], storeDir: string): string[] => {
+  const args = dryRun.slice(dryRun.lastIndexOf('bwrap') + 1);
+  const out: string[] = [];
+  for (let at = 0; at < args.length; at++) {
+    const [word, after] = [args[at], args[at + 2]];
+    if (word === '--overlay-src') {
+      at += 1;
+    } else if (word === '--ro-overlay' || word === '--remount-ro') {
+      if (word === '--ro-overlay') out.push('--ro-bind', storeDir, '/nix/store');
+      at += 1;
+    } else if (word === '--ro-bind' && after === '/nix/store') {
+      out.push('--ro-bind', storeDir, '/nix/store');
+      at += 2;
+    } else {
+      out.push(word!);
+    }
+  }
+  return out;
+};
+
+/**
  * Plan once, launch many: a wrap launcher's warm start (its launch plan, no Node) against
  * bubblewrap alone binding the whole store with the same sandbox options, and against exec,
- * at 10, 1,000 and 5,000 closure paths of a 100,000-entry store, in interleaved rounds.
+ * at 10, 1,000 and 5,000 closure paths of a 100,000-entry store, in interleaved rounds; for
+ * the overlay mounted before bubblewrap (root: unshare, mount) and by bubblewrap 0.11+ itself.
  */
 const launchTable = (): void => {
   const size = 100_000;
   const store = syntheticStore(size);
   const program = [addBusybox(store.dir), 'true'];
   settle(store.dir);
+  const newBwrap = process.env['NOJ_NEW_BWRAP_DIR'] ?? '/usr/local/libexec/nix-overlay-jail-tests/bubblewrap-new';
+  const ways: Array<{name: string; options: string[]; env: NodeJS.ProcessEnv}> = [
+    {name: 'root (unshare, mount, bwrap)', options: [], env: process.env},
+    {name: 'user namespace (unshare --user, mount, bwrap)', options: ['--mount-with', 'userns'], env: process.env},
+    ...(fs.existsSync(path.join(newBwrap, 'bwrap'))
+      ? [{name: 'bwrap 0.12 mounts the overlay', options: ['--mount-with', 'bwrap'], env: {...process.env, PATH: `${newBwrap}:${process.env['PATH'] ?? ''}`}}]
+      : []),
+  ];
   out(`### Launchers: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
   out();
-  out('| closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store | launcher / bwrap | nix-overlay-jail exec | exec / launcher |');
-  out('| ---: | ---: | ---: | ---: | ---: | ---: |');
-  const points: Array<{paths: number; launcher: number; bwrap: number; exec: number}> = [];
-  for (const count of [10, 1000, 5000]) {
-    const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
-    const file = writeClosure(path.join(WORK, `launch-closure-${count}.txt`), closure);
-    const cache = path.join(WORK, 'cache-launch');
-    const launcher = path.join(WORK, `launcher-${count}`);
-    const options = ['--store', store.dir, '--closure-file', file, '--cache-dir', cache];
-    execFileSync(process.execPath, [CLI, 'wrap', '--force', '--out', launcher, ...options, ...program], {stdio: ['ignore', 'ignore', 'inherit']});
-    // The plan must be in use: a launcher that went to exec would be timed as exec.
-    execFileSync(launcher, [], {env: {...process.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
-    const [launched, bwrap, exec] = timeInterleaved([
-      {command: launcher, args: []},
-      {command: 'bwrap', args: bwrapBaseline(['--ro-bind', store.dir, '/nix/store'], program)},
-      {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program]},
-    ]) as [number, number, number];
-    points.push({paths: count, launcher: launched, bwrap, exec});
-    out(`| ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
+  out('| mounting | closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store, same options | launcher / bwrap | nix-overlay-jail exec | exec / launcher |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const series: Series[] = [];
+  const colours = [['#1b7f3b', '#888888', '#2c6fbb'], ['#b8860b', '#aaaaaa', '#6a5acd'], ['#7fbf7b', '#cccccc', '#8fb3dd']];
+  for (const [wayIndex, way] of ways.entries()) {
+    const points: Array<{paths: number; launcher: number; bwrap: number; exec: number}> = [];
+    for (const count of [10, 1000, 5000]) {
+      const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
+      const file = writeClosure(path.join(WORK, `launch-closure-${count}.txt`), closure);
+      const cache = path.join(WORK, 'cache-launch');
+      const launcher = path.join(WORK, `launcher-${wayIndex}-${count}`);
+      const options = ['--store', store.dir, '--closure-file', file, '--cache-dir', cache, ...way.options];
+      execFileSync(process.execPath, [CLI, 'wrap', '--force', '--out', launcher, ...options, ...program], {env: way.env, stdio: ['ignore', 'ignore', 'inherit']});
+      // The plan must be in use: a launcher that went to exec would be timed as exec.
+      execFileSync(launcher, [], {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
+      const dryRun = execFileSync(process.execPath, [CLI, 'exec', '--dry-run', ...options, '--', ...program], {env: way.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trimEnd().split('\n');
+      const planDir = fs.readFileSync(launcher, 'utf8').match(/^noj_dir='([^']*)'$/m)![1]!;
+      const [launched, bwrap, exec] = timeInterleaved([
+        {command: launcher, args: [], env: way.env},
+        {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])]},
+        {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program], env: way.env},
+      ]) as [number, number, number];
+      points.push({paths: count, launcher: launched, bwrap, exec});
+      out(`| ${way.name} | ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
+    }
+    const [launcherColour, bwrapColour, execColour] = colours[wayIndex]!;
+    const bwrapVersion = execFileSync('bwrap', ['--version'], {env: way.env, encoding: 'utf8'}).trim().replace(/^bubblewrap /, '');
+    series.push(
+      {label: `launcher, ${way.name.split(' (')[0]}`, colour: launcherColour!, points: points.map(point => [point.paths, point.launcher])},
+      ...(wayIndex === 1 ? [] : [{label: `bwrap ${bwrapVersion} alone`, colour: bwrapColour!, points: points.map((point): [number, number] => [point.paths, point.bwrap])}]),
+      {label: `exec, ${way.name.split(' (')[0]}`, colour: execColour!, points: points.map(point => [point.paths, point.exec])},
+    );
   }
   out();
-  const series: Series[] = [
-    {label: 'wrap launcher (launch plan)', colour: '#1b7f3b', points: points.map(point => [point.paths, point.launcher])},
-    {label: 'bwrap alone, whole store', colour: '#888888', points: points.map(point => [point.paths, point.bwrap])},
-    {label: 'nix-overlay-jail exec', colour: '#2c6fbb', points: points.map(point => [point.paths, point.exec])},
-  ];
   fs.writeFileSync(path.join(ROOT, 'bench', 'launch.svg'), startupChart('Warm start against closure size (100,000-entry store)', series, []));
 };
 
@@ -448,6 +501,8 @@ const SECTIONS: Record<string, () => void> = {
  */
 const main = (): void => {
   if (process.getuid?.() !== 0) throw new Error('run the benchmark as root (it mounts overlays)');
+  // Whatever started the benchmark may have left descriptors open: what is timed starts as from a clean parent.
+  closeInheritedDescriptors([]);
   const section = option('section', '');
   if (section !== '') {
     SECTIONS[section]!();

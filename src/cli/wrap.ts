@@ -8,11 +8,15 @@ import {execFlags, execOptions as execOptionsOf} from './exec.js';
 
 /**
  * Where a launcher's plan lives, and what the launcher checks of it: the cache's real path
- * (opened, so made and checked as exec would), its plans directory, every directory above.
+ * (opened, so made and checked as exec would), its plans directory, every directory above;
+ * and the tools its warm path runs. None without those tools: the launcher then always runs exec.
  */
 const launcherPlan = async (cacheDir: string | undefined, identity: readonly string[]) => {
   const {ensurePlanDir, launcherKey, plansDir} = await import('../launch/record.js');
   const {defaultCacheDir, MaskCache} = await import('../mask/cache.js');
+  const {findOnPath} = await import('../mount/capabilities.js');
+  const [stat, env, setsid, rm] = ['stat', 'env', 'setsid', 'rm'].map(name => findOnPath(name));
+  if (stat === undefined || env === undefined || setsid === undefined || rm === undefined) return undefined;
   const cache = MaskCache.open(cacheDir ?? defaultCacheDir());
   const real = fs.realpathSync(cache.dir);
   ensurePlanDir(plansDir(real), cache.uid);
@@ -21,7 +25,7 @@ const launcherPlan = async (cacheDir: string | undefined, identity: readonly str
     ancestors.unshift(dir);
     if (dir === '/') break;
   }
-  return {dir: path.join(plansDir(real), launcherKey(identity)), owned: [real, plansDir(real)], ancestors};
+  return {dir: path.join(plansDir(real), launcherKey(identity)), owned: [real, plansDir(real)], ancestors, tools: {stat, env, setsid, rm}};
 };
 
 export const wrapCli: Command = {

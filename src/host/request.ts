@@ -5,10 +5,10 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
 import type {Closure} from '../closure/index.js';
+import {findOnPath} from '../mount/capabilities.js';
 import type {StoreEntryName} from '../store.js';
 import {integrationPlan, NO_INTEGRATION, type HostIntegration, type HostProbe} from './integration.js';
 import {addedEntries, planHostResources, type AddedEntry, type HostPlan, type HostResource} from './resources.js';
@@ -43,23 +43,6 @@ const readFile = (file: string): Buffer | undefined => {
   }
 };
 
-/** A program on PATH, as the shell would find it: the first executable file of that name. */
-const findProgram = (env: Readonly<Record<string, string | undefined>>) => (name: string): string | undefined => {
-  for (const dir of (env['PATH'] ?? '').split(':')) {
-    if (!path.isAbsolute(dir)) continue;
-    const candidate = path.join(dir, name);
-    try {
-      if (fs.statSync(candidate).isFile()) {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-};
-
 /** The host as integrationPlan asks about it: what exists, /dev's names, the environment, ... */
 export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({
   exists: candidate => fs.existsSync(candidate),
@@ -68,7 +51,7 @@ export const hostProbe = (env: Readonly<Record<string, string | undefined>>): Ho
   readFile,
   hostname: os.hostname(),
   uid: process.getuid?.() ?? 0,
-  findProgram: findProgram(env),
+  findProgram: name => findOnPath(name, env['PATH'] ?? ''),
 });
 
 /**

@@ -31,6 +31,8 @@ import {PLAN_MAGIC, STAT_FORMAT} from './plan.js';
 export interface LauncherPlan {
   /** The plan directory (the cache's plans/KEY). */
   dir: string;
+  /** stat, env, setsid and rm, found on PATH when the launcher was written (no search at each start). */
+  tools: {stat: string; env: string; setsid: string; rm: string};
   /** The cache directory and its plans directory: the caller's own, writable by no one else. */
   owned: string[];
   /** Every directory above the cache directory, from / down. */
@@ -60,9 +62,11 @@ noj_terminal() {
   noj_tty=
   IFS= read -r noj_l </proc/$$/stat || return 1
   set -f
+  # shellcheck disable=SC2086
   set -- ${'$'}{noj_l##*) }
   set +f
   noj_nr=$5
+  noj_start=${'$'}{20-}
   case $noj_nr in ''|*[!0-9]*) return 1;; 0) return 0;; esac
   noj_major=$(( (noj_nr >> 8) & 0xfff ))
   noj_minor=$(( (noj_nr & 0xff) | ((noj_nr >> 12) & 0xfff00) ))
@@ -94,7 +98,7 @@ noj_read() {
     IFS= read -r "noj_env_$noj_i" || return 1
     noj_i=$((noj_i + 1))
   done
-  IFS= read -r noj_words && IFS= read -r noj_l && [ "$noj_l" = end ] || noj_no 'the plan is cut short' || return
+  IFS= read -r noj_l && [ "$noj_l" = end ] || noj_no 'the plan is cut short' || return
   noj_out=$(noj_stat "$@" 2>/dev/null) || noj_no 'a path the plan depends on is gone' || return
 }
 
@@ -117,7 +121,14 @@ noj_verify() {
   noj_k=0
   noj_p=0
   noj_trusted=$(( 2 + noj_owned_count + noj_ancestor_count ))
-  while IFS=' ' read -r noj_u noj_f noj_d noj_ino noj_m noj_c noj_t noj_tt; do
+  # Eight fields a line, none empty: taken apart by the shell's own field splitting.
+  set -f
+  # shellcheck disable=SC2086
+  set -- $noj_out
+  set +f
+  while [ "$#" -ge 8 ]; do
+    noj_u=$1 noj_f=$2 noj_d=$3 noj_ino=$4 noj_m=$5 noj_c=$6 noj_t=$7 noj_tt=$8
+    shift 8
     noj_k=$((noj_k + 1))
     if [ "$noj_k" -eq 1 ]; then
       noj_uid=$noj_u
@@ -127,7 +138,7 @@ noj_verify() {
       [ "$noj_d $noj_ino $noj_c" = "$noj_seal" ] || noj_no 'the plan was changed after exec wrote it' || return
     elif [ "$noj_k" -le $(( 2 + noj_owned_count )) ]; then
       noj_type "$noj_f" 4000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the cache directory is not the caller'"'"'s alone' || return
-    elif [ "$noj_k" -le $(( 2 + noj_owned_count + noj_ancestor_count )) ]; then
+    elif [ "$noj_k" -le "$noj_trusted" ]; then
       noj_above "$noj_u" "$noj_f" || noj_no 'a directory above the cache could be changed by others' || return
     elif [ "$noj_k" -eq $(( noj_trusted + 1 )) ] && [ -n "$noj_tty" ]; then
       noj_type "$noj_f" 2000 && [ $(( 0x$noj_t )) -eq "$noj_major" ] && [ $(( 0x$noj_tt )) -eq "$noj_minor" ] || noj_no 'the terminal is not the device its number says' || return
@@ -140,9 +151,7 @@ noj_verify() {
       esac
       noj_p=$((noj_p + 1))
     fi
-  done <<noj_end
-$noj_out
-noj_end
+  done
   [ "$noj_p" -eq "$noj_n" ] || noj_no 'stat did not answer for every path' || return
   # 3. The variables planning read (the plan is trusted from here on).
   noj_i=0
@@ -178,15 +187,10 @@ noj_descriptors() {
 
 # 5. Register on the mask as exec does; the mask must still be there after.
 noj_register() {
-  IFS= read -r noj_l </proc/$$/stat || return 1
-  set -f
-  set -- ${'$'}{noj_l##*) }
-  set +f
-  shift 19
   noj_record=$noj_mask/jails/$$
-  { printf '%s %s\n' "$$" "$1" >"$noj_record"; } 2>/dev/null || noj_no 'the mask is gone' || return
+  { printf '%s %s\n' "$$" "$noj_start" >"$noj_record"; } 2>/dev/null || noj_no 'the mask is gone' || return
   if [ ! -f "$noj_mask/state.json" ]; then
-    rm -f "$noj_record"
+    "$noj_rm" -f "$noj_record"
     noj_no 'the mask is gone'
     return
   fi
@@ -233,12 +237,12 @@ noj_suspend() {
 
 # 6. Start the chain and wait for it, relaying signals.
 noj_launch() {
-  eval "set -- $noj_words \"\$@\""
+  . "$noj_dir/words"
   noj_status=$noj_dir/run.$$
   for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
   trap noj_suspend TSTP
   exec 9<&0
-  env --default-signal=INT,QUIT setsid "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
+  "$noj_env" --default-signal=INT,QUIT "$noj_setsid" "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
   noj_chain=$!
   exec 9<&-
   while :; do
@@ -248,11 +252,18 @@ noj_launch() {
     [ -n "$noj_signalled" ] || break
   done
   trap - INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
-  noj_started=
-  while IFS= read -r noj_l; do
-    case $noj_l in *'"child-pid"'*) noj_started=1;; *'"exit-code"'*) noj_started=2;; esac
-  done 2>/dev/null <"$noj_status"
-  rm -f "$noj_status" "$noj_record"
+  # Whether the jail started matters only for the statuses of a start that failed (bubblewrap's
+  # 1, the mount's 125, a program not found or not runnable): only then is the status read.
+  noj_started=2
+  case $noj_rc in
+    1|125|126|127)
+      noj_started=
+      while IFS= read -r noj_l; do
+        case $noj_l in *'"child-pid"'*) noj_started=1;; *'"exit-code"'*) noj_started=2;; esac
+      done 2>/dev/null <"$noj_status";;
+  esac
+  # Not waited for: the caller has the program's status as soon as the program ends.
+  "$noj_rm" -f "$noj_status" "$noj_record" </dev/null >/dev/null 2>&1 &
   # 7. Never started, or the program never ran (bubblewrap reports no exit code): exec says why.
   if [ "$noj_started" != 2 ] && { [ -z "$noj_started" ] || [ "$noj_rc" -eq 1 ]; }; then
     noj_no "the jail did not start (exit $noj_rc)"
@@ -275,7 +286,7 @@ noj_full "$@"
  */
 export const launcherScript = (input: LauncherInput): string => {
   const {node, cli, execOptions, command, plan} = input;
-  if ([node, cli, ...execOptions, ...command, ...(plan === undefined ? [] : [plan.dir, ...plan.owned, ...plan.ancestors])].some(word => word.includes('\0'))) {
+  if ([node, cli, ...execOptions, ...command, ...(plan === undefined ? [] : [plan.dir, ...plan.owned, ...plan.ancestors, ...Object.values(plan.tools)])].some(word => word.includes('\0'))) {
     throw new Error('a launcher cannot carry a NUL byte');
   }
   const planOptions = plan === undefined ? [] : [`--launch-plan=${plan.dir}`, `--launch-words=${command.length}`];
@@ -296,8 +307,11 @@ noj_full() {
   return `${head}noj_dir=${shellQuote(plan.dir)}
 noj_owned_count=${plan.owned.length}
 noj_ancestor_count=${plan.ancestors.length}
+noj_env=${shellQuote(plan.tools.env)}
+noj_setsid=${shellQuote(plan.tools.setsid)}
+noj_rm=${shellQuote(plan.tools.rm)}
 noj_stat() {
-  exec stat -c ${shellQuote(STAT_FORMAT)} -- "$noj_dir" "$noj_dir/plan" ${words([...plan.owned, ...plan.ancestors])} ${'$'}{noj_tty:+"$noj_tty"} "$@"
+  exec ${shellQuote(plan.tools.stat)} -c ${shellQuote(STAT_FORMAT)} -- "$noj_dir" "$noj_dir/plan" ${words([...plan.owned, ...plan.ancestors])} ${'$'}{noj_tty:+"$noj_tty"} "$@"
 }
 ${WARM_PATH}`;
 };

@@ -26,6 +26,8 @@ export const envMark = (name: string): string => `${ENV_MARK}${name}`;
 
 /** The files bubblewrap reads on descriptors, as the plan directory holds them, in descriptor order after the status one. */
 export const PLAN_FILES = ['seccomp', 'passwd', 'group'] as const;
+/** The file of the command line (wordsText). */
+export const WORDS_FILE = 'words';
 
 export interface PathCheck {
   path: string;
@@ -86,7 +88,14 @@ export const shellWords = (template: readonly string[]): string => {
   return out.join(' ');
 };
 
-/** The plan as the launcher reads it: one item per line, counts before lists. */
+/**
+ * The command line as the launcher takes it, once the plan is vouched for: a file it sources
+ * (read buffered: `read` takes a line a byte at a time), setting its arguments to the chain's
+ * followed by its own.
+ */
+export const wordsText = (words: string): string => `set -- ${words} "$@"\n`;
+
+/** The plan as the launcher reads it: one item per line, counts before lists (the words apart, in wordsText). */
 export const planText = (plan: LaunchPlan): string => {
   const lines = [
     PLAN_MAGIC,
@@ -96,7 +105,6 @@ export const planText = (plan: LaunchPlan): string => {
     ...plan.checks.map(check => check.pattern),
     String(plan.env.length),
     ...plan.env.map(([name, value]) => (value === undefined ? `-${name}` : `+${name}=${value}`)),
-    plan.words,
     'end',
   ];
   for (const [name] of plan.env) if (!SHELL_NAME.test(name)) throw new JailError('usage', `a launch plan cannot check the variable ${JSON.stringify(name)}`);

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {isErrno, JailError, reason} from '../errors.js';
 import {assertOwned} from '../mask/safety.js';
-import {planText, PLAN_FILES, statPattern, statTime, type LaunchPlan} from './plan.js';
+import {planText, PLAN_FILES, statPattern, statTime, WORDS_FILE, wordsText, type LaunchPlan} from './plan.js';
 
 /** A launcher's plan key: its identity, everything that makes its jail. */
 export const launcherKey = (words: readonly string[]): string =>
@@ -74,8 +74,9 @@ export const writeLaunchPlan = (dir: string, uid: number, plan: LaunchPlan, file
   // Where the launcher registers its jails on the mask, as exec does (registerJail).
   fs.mkdirSync(path.join(plan.mask, 'jails'), {recursive: true, mode: 0o700});
   assertOwned(path.join(plan.mask, 'jails'), uid, 'mask directory');
-  const checks = PLAN_FILES.map((name, index) => {
-    const stats = writeWhole(path.join(dir, name), files[index] ?? Buffer.alloc(0));
+  const contents: Array<[string, string | Buffer]> = [...PLAN_FILES.map((name, index): [string, Buffer] => [name, files[index] ?? Buffer.alloc(0)]), [WORDS_FILE, wordsText(plan.words)]];
+  const checks = contents.map(([name, content]) => {
+    const stats = writeWhole(path.join(dir, name), content);
     return {path: path.join(dir, name), pattern: statPattern({dev: stats.dev, ino: stats.ino, ctimeNs: stats.ctimeNs})};
   });
   const written = writeWhole(path.join(dir, 'plan'), planText({...plan, checks: [...plan.checks, ...checks]}));

@@ -94,11 +94,6 @@ const wrapFor = async (caller: Caller, options: string[], command: string[]): Pr
   };
 };
 
-const planWords = (planDir: string): string => {
-  const lines = fs.readFileSync(path.join(planDir, 'plan'), 'utf8').split('\n');
-  return lines[lines.length - 3]!;
-};
-
 for (const caller of everyJailKind) {
   const same = suite(`launch plans, as ${caller.name}`);
   const sameTest = when(same, caller.needs);
@@ -108,7 +103,7 @@ for (const caller of everyJailKind) {
     const {planDir, cache} = await wrapFor(caller, ['--setenv', 'GREETING=hi there', '--keep-env', 'LANG'], [`${app}/bin/sh`, '-c', 'echo "$GREETING"']);
     const env = {...caller.env(), LANG: 'C.UTF-8', TERM: 'xterm'};
     // The launcher's shell expands the plan's words; no terminal here, as for the dry run.
-    const expanded = collect('sh', ['-c', 'noj_tty=; words=$1; shift; eval "set -- $words \\"\\$@\\""; printf "%s\\n" "$@"', 'sh', planWords(planDir), 'extra arg'], env);
+    const expanded = collect('sh', ['-c', 'noj_tty=; dir=$1; shift; . "$dir/words"; printf "%s\\n" "$@"', 'sh', planDir, 'extra arg'], env);
     assert.is(expanded.status, 0, expanded.stderr);
     const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--dry-run', '--setenv', 'GREETING=hi there', '--keep-env', 'LANG', '--', `${app}/bin/sh`, '-c', 'echo "$GREETING"', 'extra arg']);
     const dry = collect(command, argv, env);
@@ -116,7 +111,7 @@ for (const caller of everyJailKind) {
     assert.is(expanded.stdout, dry.stdout);
     // A kept variable that is unset is left out, as exec leaves it out.
     const {LANG: _, ...noLang} = env;
-    const withoutLang = collect('sh', ['-c', 'noj_tty=; eval "set -- $1"; printf "%s\\n" "$@"', 'sh', planWords(planDir)], noLang);
+    const withoutLang = collect('sh', ['-c', 'noj_tty=; dir=$1; shift; . "$dir/words"; printf "%s\\n" "$@"', 'sh', planDir], noLang);
     assert.not.match(withoutLang.stdout, /^LANG$/m);
     assert.match(expanded.stdout, /^--setenv\nLANG\nC\.UTF-8$/m);
   });
