@@ -438,11 +438,11 @@ const launchTable = (): void => {
   const program = [addBusybox(store.dir), 'true'];
   settle(store.dir);
   const newBwrap = process.env['NOJ_NEW_BWRAP_DIR'] ?? '/usr/local/libexec/nix-overlay-jail-tests/bubblewrap-new';
-  const ways: Array<{name: string; options: string[]; env: NodeJS.ProcessEnv}> = [
-    {name: 'root (unshare, mount, bwrap)', options: [], env: process.env},
-    {name: 'user namespace (unshare --user, mount, bwrap)', options: ['--mount-with', 'userns'], env: process.env},
+  const ways: Array<{name: string; short: string; options: string[]; env: NodeJS.ProcessEnv}> = [
+    {name: 'root (unshare, mount, bwrap)', short: 'root', options: [], env: process.env},
+    {name: 'user namespace (unshare --user, mount, bwrap)', short: 'userns', options: ['--mount-with', 'userns'], env: process.env},
     ...(fs.existsSync(path.join(newBwrap, 'bwrap'))
-      ? [{name: 'bwrap 0.12 mounts the overlay', options: ['--mount-with', 'bwrap'], env: {...process.env, PATH: `${newBwrap}:${process.env['PATH'] ?? ''}`}}]
+      ? [{name: 'bwrap 0.12 mounts the overlay', short: 'bwrap 0.12', options: ['--mount-with', 'bwrap'], env: {...process.env, PATH: `${newBwrap}:${process.env['PATH'] ?? ''}`}}]
       : []),
   ];
   out(`### Launchers: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
@@ -475,9 +475,9 @@ const launchTable = (): void => {
     const [launcherColour, bwrapColour, execColour] = colours[wayIndex]!;
     const bwrapVersion = execFileSync('bwrap', ['--version'], {env: way.env, encoding: 'utf8'}).trim().replace(/^bubblewrap /, '');
     series.push(
-      {label: `launcher, ${way.name.split(' (')[0]}`, colour: launcherColour!, points: points.map(point => [point.paths, point.launcher])},
+      {label: `launcher, ${way.short}`, colour: launcherColour!, points: points.map(point => [point.paths, point.launcher])},
       ...(wayIndex === 1 ? [] : [{label: `bwrap ${bwrapVersion} alone`, colour: bwrapColour!, points: points.map((point): [number, number] => [point.paths, point.bwrap])}]),
-      {label: `exec, ${way.name.split(' (')[0]}`, colour: execColour!, points: points.map(point => [point.paths, point.exec])},
+      {label: `exec, ${way.short}`, colour: execColour!, points: points.map(point => [point.paths, point.exec])},
     );
   }
   out();

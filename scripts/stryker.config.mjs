@@ -23,6 +23,7 @@ export default {
     'src/host/integration.ts',
     'src/host/desktop.ts',
     'src/host/xauth.ts',
+    'src/launch/plan.ts',
     'src/profile.ts',
   ],
   coverageAnalysis: 'off',

@@ -33,7 +33,11 @@ export const wrapCli: Command = {
   usage: 'nix-overlay-jail wrap --out FILE [exec options] COMMAND [ARG...]',
   body: `
   COMMAND is resolved now to its store path, which the launcher runs through
-  nix-overlay-jail exec with the given options and then its own arguments.
+  nix-overlay-jail exec with the given options and then its own arguments. wrap also records
+  a launch plan in the cache: a warm start checks it (one stat) and starts the jail without
+  Node; anything it depends on that changed sends the start to exec, which records it again.
+  NIX_OVERLAY_JAIL_NO_PLAN=1 forces exec; NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 says why a plan was
+  not used instead of running exec.
 
     --out FILE               where to write the launcher (made executable)
     --desktop-file FILE      also write a desktop entry whose Exec runs the launcher

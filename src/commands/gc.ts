@@ -9,7 +9,7 @@ import path from 'node:path';
 import {JailError} from '../errors.js';
 import {removeTree} from '../mask/publish.js';
 import {MaskCache, defaultCacheDir, readMaskState} from '../mask/cache.js';
-import {acquireLock} from '../mask/lock.js';
+import {acquireLock, holderIsAlive} from '../mask/lock.js';
 import {lastUse, liveJails} from '../mask/usage.js';
 
 export interface GcOptions {
@@ -141,8 +141,53 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
   if (!options.dryRun) {
     removeAbandonedStaging(cache);
     removeAbandonedLockFiles(cache);
+    removeAbandonedLaunchFiles(cache, now);
   }
   return report;
+};
+
+/** How old a launcher's file must be before gc may judge it (it is written after it is made). */
+const LAUNCH_FILE_GRACE_MS = 60_000;
+
+/**
+ * What killed launchers leave: their jail records on masks (jails/PID) and their status
+ * files in plan directories (run.PID), once their process is gone. A record of a live jail is
+ * never removed; a file younger than a minute is left alone, as its writer may still be
+ * filling it in.
+ */
+const removeAbandonedLaunchFiles = (cache: MaskCache, now: number): void => {
+  const old = (file: string): boolean => {
+    try {
+      return now - fs.lstatSync(file).mtimeMs > LAUNCH_FILE_GRACE_MS;
+    } catch {
+      return false;
+    }
+  };
+  const children = (dir: string): string[] => {
+    try {
+      return fs.readdirSync(dir).map(name => path.join(dir, name));
+    } catch {
+      return [];
+    }
+  };
+  for (const maskDir of children(path.join(cache.dir, 'masks'))) {
+    for (const record of children(path.join(maskDir, 'jails'))) {
+      if (!/^\d+$/.test(path.basename(record)) || !old(record)) continue;
+      let content = '';
+      try {
+        content = fs.readFileSync(record, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!holderIsAlive(content)) fs.rmSync(record, {force: true});
+    }
+  }
+  for (const planDir of children(path.join(cache.dir, 'plans'))) {
+    for (const file of children(planDir)) {
+      const pid = /^run\.(\d+)$/.exec(path.basename(file))?.[1];
+      if (pid !== undefined && old(file) && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(file, {force: true});
+    }
+  }
 };
 
 /** Private files of lock attempts (KEY.lock.PID.RANDOM.new) whose process is gone. */

@@ -26,7 +26,7 @@
  *  7. A jail that never started (no child-pid in the status) goes to exec, which says why.
  */
 import {shellQuote} from './shell.js';
-import {PLAN_MAGIC, STAT_FORMAT} from './plan.js';
+import {PLAN_MAGIC, STAT_FORMAT, WORDS_FILE} from './plan.js';
 
 export interface LauncherPlan {
   /** The plan directory (the cache's plans/KEY). */
@@ -237,7 +237,7 @@ noj_suspend() {
 
 # 6. Start the chain and wait for it, relaying signals.
 noj_launch() {
-  . "$noj_dir/words"
+  . "$noj_dir/${WORDS_FILE}"
   noj_status=$noj_dir/run.$$
   for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
   trap noj_suspend TSTP

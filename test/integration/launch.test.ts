@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {tempDir} from '../helpers/cli.js';
+import {CLI, tempDir, userCommand} from '../helpers/cli.js';
 import {everyJailKind, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
@@ -275,7 +275,9 @@ for (const caller of mountingWays) {
       child.on('close', status => resolve({status, stdout, stderr}));
     });
     const gc = (): Promise<Result> => new Promise(resolve => {
-      const [command, argv] = caller.command(['gc', '--cache-dir', cache, '--max-age', '0']);
+      // gc as the caller, without the mounting options the caller's exec takes.
+      const args = ['gc', '--cache-dir', cache, '--max-age', '0'];
+      const [command, argv] = caller.user ? userCommand(args) : [process.execPath, [CLI, ...args]];
       const child = spawn(command, argv, {env: caller.env(), stdio: ['ignore', 'pipe', 'pipe']});
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => {
@@ -284,12 +286,42 @@ for (const caller of mountingWays) {
       child.on('close', status => resolve({status, stdout: '', stderr}));
     });
     const runs = await Promise.all([...Array.from({length: 12}, (_, index) => start(index % 3 === 0 ? SLOW : {})), gc(), gc()]);
+    for (const result of runs.slice(12)) assert.is(result.status, 0, result.stderr);
     for (const result of runs.slice(0, 12)) {
       assert.is(result.status, 0, result.stderr);
       assert.is(result.stdout.trim(), entries);
     }
     tally('concurrent', 12);
   });
+
+  if (!caller.user) {
+    invalidTest('what a killed launcher leaves (its jail record, its status file) goes with gc, once old enough and its process gone', async () => {
+      const {app} = buildFixture();
+      const {launcher, cache, planDir} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'echo ready; sleep 30']);
+      const child = spawn(launcher, [], {env: {...caller.env(), ...FAST}, stdio: ['ignore', 'pipe', 'pipe']});
+      await new Promise<void>(resolve => child.stdout.on('data', () => resolve()));
+      const ended = new Promise<void>(resolve => child.on('close', () => resolve()));
+      const [key] = fs.readdirSync(path.join(cache, 'masks'));
+      const record = path.join(cache, 'masks', key!, 'jails', String(child.pid));
+      const status = path.join(planDir, `run.${child.pid}`);
+      assert.ok(fs.existsSync(record) && fs.existsSync(status), 'the running launcher is registered');
+      child.kill('SIGKILL');
+      await ended;
+      const collectGarbage = (): void => {
+        const cleaned = collect(process.execPath, [CLI, 'gc', '--cache-dir', cache, '--max-age', '1000d'], caller.env());
+        assert.is(cleaned.status, 0, cleaned.stderr);
+      };
+      collectGarbage();
+      assert.ok(fs.existsSync(record) && fs.existsSync(status), 'a minute\'s grace: a new record may still be being written');
+      const past = new Date(Date.now() - 120_000);
+      for (const file of [record, status]) fs.utimesSync(file, past, past);
+      collectGarbage();
+      assert.not.ok(fs.existsSync(record), 'the dead launcher\'s record is gone');
+      assert.not.ok(fs.existsSync(status), 'and its status file');
+      assert.ok(fs.existsSync(path.join(cache, 'masks', key!, 'state.json')), 'the mask stays (used within --max-age)');
+      tally('fault', 1);
+    });
+  }
 
   invalid.run();
 }
