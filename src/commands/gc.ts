@@ -110,6 +110,8 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
     const lock = await acquireLock(cache.lockFile(mask.key));
     let removedDir: string | undefined;
     try {
+      // Another gc removed it while this one waited for the lock.
+      if (!fs.existsSync(mask.dir)) continue;
       if (liveJails(mask.dir) > 0) {
         report.inUse.push(mask.key);
         report.kept++;

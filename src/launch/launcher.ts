@@ -132,7 +132,8 @@ noj_verify() {
     noj_k=$((noj_k + 1))
     if [ "$noj_k" -eq 1 ]; then
       noj_uid=$noj_u
-      noj_type "$noj_f" 4000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the plan directory is not the caller'"'"'s alone' || return
+      # The caller's own (-O: owned by this shell's user), and no one else may write it.
+      noj_type "$noj_f" 4000 && [ -O "$noj_dir" ] && noj_mine "$noj_u" "$noj_f" || noj_no 'the plan directory is not the caller'"'"'s alone' || return
     elif [ "$noj_k" -eq 2 ]; then
       noj_type "$noj_f" 8000 && noj_mine "$noj_u" "$noj_f" || noj_no 'the plan is not the caller'"'"'s alone' || return
       [ "$noj_d $noj_ino $noj_c" = "$noj_seal" ] || noj_no 'the plan was changed after exec wrote it' || return

@@ -22,11 +22,14 @@ export interface DesktopServers {
   cookies: Map<number, Buffer>;
   wayland: string;
   bus: string;
+  /** A second dbus-daemon standing for the system bus (DBUS_SYSTEM_BUS_ADDRESS names it), with one echo service. */
+  systemBus: string;
   /** The caller's session as a desktop would set it. */
   env: Record<string, string>;
 }
 
 export const ECHO_NAMES = ['com.example.Reachable', 'com.example.Unreachable'] as const;
+export const SYSTEM_ECHO_NAME = 'com.example.SystemService';
 
 const SETPRIV = execFileSync('sh', ['-c', 'command -v setpriv'], {encoding: 'utf8'}).trim();
 const started: ChildProcess[] = [];
@@ -108,11 +111,17 @@ export const desktopServers = async (user: boolean): Promise<DesktopServers> => 
   await until('weston', () => fs.existsSync(wayland));
   await until('pulseaudio', () => fs.existsSync(path.join(runtime, 'pulse/native')));
   await until('dbus-daemon', () => fs.existsSync(bus));
-  const busEnv = {...session, DBUS_SESSION_BUS_ADDRESS: `unix:path=${bus}`};
+  // The system bus's stand-in: a session-configured daemon of the caller's (a real system bus
+  // is the host's, and its policy is not the test's to change).
+  const systemBus = path.join(runtime, 'system_bus_socket');
+  server(user, ['dbus-daemon', '--session', '--nofork', `--address=unix:path=${systemBus}`], session);
+  await until('the system bus stand-in', () => fs.existsSync(systemBus));
+  const busEnv = {...session, DBUS_SESSION_BUS_ADDRESS: `unix:path=${bus}`, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${systemBus}`};
   for (const name of ECHO_NAMES) server(user, ['dbus-test-tool', 'echo', `--name=${name}`], busEnv);
-  for (const name of ECHO_NAMES) {
+  server(user, ['dbus-test-tool', 'echo', `--name=${SYSTEM_ECHO_NAME}`], {...busEnv, DBUS_SESSION_BUS_ADDRESS: `unix:path=${systemBus}`});
+  for (const [name, address] of [...ECHO_NAMES.map(name => [name, bus] as const), [SYSTEM_ECHO_NAME, systemBus] as const]) {
     const [send, sendArgs] = asCaller(user, ['dbus-send', '--session', '--print-reply', `--dest=${name}`, '/', 'com.example.Echo.Ping']);
-    await until(`the echo service ${name}`, () => spawnSync(send, sendArgs, {env: {...process.env, ...busEnv}, stdio: 'ignore'}).status === 0);
+    await until(`the echo service ${name}`, () => spawnSync(send, sendArgs, {env: {...process.env, ...busEnv, DBUS_SESSION_BUS_ADDRESS: `unix:path=${address}`}, stdio: 'ignore'}).status === 0);
   }
   const made: DesktopServers = {
     runtime,
@@ -122,6 +131,7 @@ export const desktopServers = async (user: boolean): Promise<DesktopServers> => 
     cookies,
     wayland,
     bus,
+    systemBus,
     env: {...busEnv, DISPLAY: `:${display}`, XAUTHORITY: xauthority, WAYLAND_DISPLAY: 'wayland-noj'},
   };
   servers.set(user, made);

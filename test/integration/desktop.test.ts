@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import {parseXauthority} from '../../src/host/xauth.js';
 import {tempDir} from '../helpers/cli.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
-import {desktopServers, ECHO_NAMES, type DesktopServers} from '../helpers/desktop.js';
+import {desktopServers, ECHO_NAMES, SYSTEM_ECHO_NAME, type DesktopServers} from '../helpers/desktop.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {busyboxStorePath, debianPrograms} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -156,13 +156,39 @@ for (const caller of mountingWays) {
     tally('escape', 3);
   });
 
+  desktopTest('D-Bus: --system-talk-name reaches that name on the system bus, through the proxy at the usual path; --see-name shows a name without calling it', async () => {
+    const system = ['--', client('dbus-send'), '--system', '--print-reply', `--dest=${SYSTEM_ECHO_NAME}`, '/', 'com.example.Echo.Ping'];
+    const talked = await exec(['--system-talk-name', SYSTEM_ECHO_NAME, ...system]);
+    assert.is(talked.status, 0, talked.stderr);
+    assert.match(talked.stdout, /^method return /);
+    const where = await exec(['--system-talk-name', SYSTEM_ECHO_NAME, '--', `${busyboxStorePath()}/bin/busybox`, 'sh', '-c', 'echo "$DBUS_SYSTEM_BUS_ADDRESS"; ls /run/dbus']);
+    assert.is(where.stdout, 'unix:path=/run/dbus/system_bus_socket\nsystem_bus_socket\n');
+    const none = await exec(['--keep-env', 'DBUS_SYSTEM_BUS_ADDRESS', ...system]);
+    assert.is.not(none.status, 0, 'no system bus without the option');
+
+    // --see-name: the name is listed (NameHasOwner answers true) but a call to it is refused.
+    const [reachable] = ECHO_NAMES;
+    const hasOwner = ['--', client('dbus-send'), '--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${reachable}`];
+    const seen = await exec(['--see-name', reachable, ...hasOwner]);
+    assert.is(seen.status, 0, seen.stderr);
+    assert.match(seen.stdout, /boolean true/);
+    const unseen = await exec(['--see-name', 'com.example.Other', ...hasOwner]);
+    assert.match(unseen.stdout, /boolean false/, 'a name the rules do not show does not exist for the jail');
+    const called = await exec(['--see-name', reachable, '--', client('dbus-send'), '--session', '--print-reply', `--dest=${reachable}`, '/', 'com.example.Echo.Ping']);
+    assert.is.not(called.status, 0, 'seen, not callable');
+    tally('escape', 3);
+  });
+
   desktopTest('D-Bus: when the jail is killed (SIGTERM), and when nix-overlay-jail is (SIGKILL), the proxy ends with it', async () => {
     const servers = await desktopServers(caller.user);
     const busybox = `${busyboxStorePath()}/bin/busybox`;
-    const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--talk-name', ECHO_NAMES[0], '--', busybox, 'sleep', '60']);
+    const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--talk-name', ECHO_NAMES[0], '--', busybox, 'sh', '-c', 'echo ready; exec sleep 60']);
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      const jail = spawn(command, argv, {env: await sessionEnv(), stdio: 'ignore'});
+      const jail = spawn(command, argv, {env: await sessionEnv(), stdio: ['ignore', 'pipe', 'ignore']});
       const ended = new Promise<[number | null, NodeJS.Signals | null]>(resolve => jail.on('exit', (code, killedBy) => resolve([code, killedBy])));
+      // Killed once the program runs: bubblewrap killed while it sets the sandbox up can leave
+      // its sandbox's first process behind (its --die-with-parent is not armed yet).
+      await new Promise<void>(resolve => jail.stdout.once('data', () => resolve()));
       assert.ok(await eventually(() => proxies(caller).length === 1), 'the proxy runs while the jail does');
       assert.ok(await eventually(() => proxyDirs(servers).some(dir => fs.existsSync(path.join(servers.runtime, dir, 'bus')))), 'its socket is there');
       jail.kill(signal);
@@ -194,6 +220,19 @@ for (const caller of mountingWays) {
     assert.is(stopped.status, 125);
     assert.is(stopped.stdout, '');
     assert.is(stopped.stderr, `nix-overlay-jail: --wayland: no Wayland compositor at ${servers.runtime}/wayland-gone (--strict)\n`);
+  });
+
+  if (caller.mountWith === 'root') desktopTest('no xdg-dbus-proxy: one line naming the package, and the jail starts without a bus', async () => {
+    const bin = tempDir('no-proxy');
+    for (const name of ['bwrap', 'unshare', 'sh', 'mount', 'mknod', 'nix-store']) {
+      const found = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map(dir => path.join(dir, name)).find(file => fs.existsSync(file));
+      if (found !== undefined) fs.symlinkSync(found, path.join(bin, name));
+    }
+    const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--talk-name', ECHO_NAMES[0], '--', `${busyboxStorePath()}/bin/busybox`, 'sh', '-c', 'echo "bus: ${DBUS_SESSION_BUS_ADDRESS-none}"']);
+    const result = collect(command, argv, {...(await sessionEnv()), PATH: bin});
+    assert.is(result.status, 0, result.stderr);
+    assert.is(result.stdout, 'bus: none\n');
+    assert.is(result.stderr, 'nix-overlay-jail: --talk-name: xdg-dbus-proxy is not installed (package xdg-dbus-proxy); the jail gets no bus; going on without\n');
   });
 
   desktopTest('--desktop: a graphical program under Xvfb shows its window; the proxy for the portals goes with it', async () => {
