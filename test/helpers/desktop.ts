@@ -33,13 +33,23 @@ export const SYSTEM_ECHO_NAME = 'com.example.SystemService';
 
 const SETPRIV = execFileSync('sh', ['-c', 'command -v setpriv'], {encoding: 'utf8'}).trim();
 const started: ChildProcess[] = [];
-process.on('exit', () => {
+const displays: number[] = [];
+const signalAll = (signal: NodeJS.Signals): void => {
   for (const child of started) if (child.pid !== undefined && child.exitCode === null) {
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-child.pid, signal);
     } catch {
       // gone
     }
+  }
+};
+process.on('exit', () => {
+  // SIGTERM first, so that the servers remove their sockets and locks; then whatever is left.
+  signalAll('SIGTERM');
+  spawnSync('sleep', ['0.3']);
+  signalAll('SIGKILL');
+  for (const display of displays) {
+    for (const file of [`/tmp/.X11-unix/X${display}`, `/tmp/.X${display}-lock`]) fs.rmSync(file, {force: true});
   }
 });
 
@@ -76,6 +86,7 @@ const startXvfb = async (user: boolean, xauthority: string): Promise<number> => 
   });
   await until('Xvfb', () => /\d+\n/.test(text));
   (output as unknown as {destroy: () => void}).destroy();
+  displays.push(Number(text.trim()));
   return Number(text.trim());
 };
 
