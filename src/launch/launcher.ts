@@ -52,6 +52,10 @@ const words = (list: readonly string[]): string => list.map(shellQuote).join(' '
 
 /** The warm path: reads the variables the header sets (noj_dir, noj_stat, noj_owned_count, noj_ancestor_count). */
 const WARM_PATH = String.raw`
+# Fields split as POSIX starts a shell, whatever the caller's environment says.
+IFS=' 	
+'
+
 noj_no() {
   noj_why=$1
   return 1
