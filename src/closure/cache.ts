@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import {writeFileAtomic} from '../mask/cache.js';
 import type {StoreEntryName} from '../store.js';
 
 const FORMAT = 1;
@@ -31,7 +32,5 @@ export const readCachedClosure = (file: string, storeDir: string, roots: readonl
 };
 
 export const writeCachedClosure = (file: string, closure: CachedClosure): void => {
-  const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, JSON.stringify(closure), {mode: 0o600});
-  fs.renameSync(temporary, file);
+  writeFileAtomic(file, JSON.stringify(closure));
 };

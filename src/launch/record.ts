@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {isErrno, JailError, reason} from '../errors.js';
+import {writeFileAtomic} from '../mask/cache.js';
 import {assertOwned} from '../mask/safety.js';
 import {planText, PLAN_FILES, statPattern, statTime, WORDS_FILE, wordsText, type LaunchPlan} from './plan.js';
 
@@ -38,14 +39,7 @@ export const assertPlanDir = (dir: string, cacheDir: string): string => {
 };
 
 const writeWhole = (file: string, content: string | Buffer): fs.BigIntStats => {
-  const temporary = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  try {
-    fs.writeFileSync(temporary, content, {mode: 0o600, flag: 'wx'});
-    fs.renameSync(temporary, file);
-  } catch (error) {
-    fs.rmSync(temporary, {force: true});
-    throw error;
-  }
+  writeFileAtomic(file, content);
   return fs.lstatSync(file, {bigint: true});
 };
 

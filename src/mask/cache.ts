@@ -205,9 +205,14 @@ export const writeMaskState = (file: string, state: MaskState): void => {
   writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
 };
 
-/** Write a file so that readers see the old content or the new, never a part. */
-export const writeFileAtomic = (file: string, content: string): void => {
+/** Write a file (mode 0600) so that readers see the old content or the new, never a part. */
+export const writeFileAtomic = (file: string, content: string | Buffer): void => {
   const temporary = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, content, {mode: 0o600});
-  fs.renameSync(temporary, file);
+  try {
+    fs.writeFileSync(temporary, content, {mode: 0o600});
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, {force: true});
+    throw error;
+  }
 };
