@@ -9,6 +9,45 @@ import path from 'node:path';
 import {TEST_USER} from './env.js';
 import {nixEnv, ROOT} from './nix.js';
 
+export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
+
+/** Wait, `ms` at most (10 s), until `holds` is true; false if it never was. */
+export const eventually = async (holds: () => boolean, ms = 10_000): Promise<boolean> => {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (holds()) return true;
+    await sleep(50);
+  }
+  return holds();
+};
+
+export interface Collected {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Standard output as bytes (a binary file a jail printed). */
+  bytes: Buffer;
+}
+
+/**
+ * Run a command from / to its end (a minute at most), standard input closed. `extraFds` are
+ * descriptors it is given at those numbers, as a parent that leaks them would pass them.
+ */
+export const collect = (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, extraFds: readonly number[] = []): Collected => {
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
+  const opened = extraFds.map(() => fs.openSync('/etc/hostname', 'r'));
+  try {
+    for (const [index, fd] of extraFds.entries()) {
+      while (stdio.length < fd) stdio.push('ignore');
+      stdio[fd] = opened[index]!;
+    }
+    const result = spawnSync(command, argv, {env, cwd: '/', stdio, timeout: 60_000, maxBuffer: 64 << 20});
+    return {status: result.status, signal: result.signal, stdout: result.stdout.toString(), stderr: result.stderr.toString(), bytes: result.stdout};
+  } finally {
+    for (const fd of opened) fs.closeSync(fd);
+  }
+};
+
 /** The bundled binary, as installed (package.json bin). */
 export const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.cjs');
 

@@ -8,7 +8,7 @@ import {execFileSync, spawn, spawnSync, type ChildProcess} from 'node:child_proc
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {tempDir} from './cli.js';
+import {eventually, tempDir} from './cli.js';
 import {TEST_USER} from './env.js';
 
 export interface DesktopServers {
@@ -65,15 +65,9 @@ const server = (user: boolean, command: string[], env: Record<string, string>, s
   return child;
 };
 
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
-
 /** Wait, 10 s at most, for `ready` to hold. */
 const until = async (what: string, ready: () => boolean): Promise<void> => {
-  for (let waited = 0; waited < 10_000; waited += 50) {
-    if (ready()) return;
-    await sleep(50);
-  }
-  throw new Error(`${what} did not come up within 10 s`);
+  if (!(await eventually(ready))) throw new Error(`${what} did not come up within 10 s`);
 };
 
 /** An Xvfb display of its own number (-displayfd), requiring `cookie`. */

@@ -6,10 +6,8 @@
 import {execFileSync, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {tempDir} from './cli.js';
+import {sleep, tempDir} from './cli.js';
 import {TEST_USER} from './env.js';
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 export const hasTmux = (): boolean => spawnSync('sh', ['-c', 'command -v tmux'], {stdio: 'ignore'}).status === 0;
 

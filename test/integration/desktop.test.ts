@@ -11,7 +11,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {parseXauthority} from '../../src/host/xauth.js';
-import {tempDir} from '../helpers/cli.js';
+import {collect, eventually, tempDir, type Collected} from '../helpers/cli.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
 import {desktopServers, ECHO_NAMES, SYSTEM_ECHO_NAME, type DesktopServers} from '../helpers/desktop.js';
 import {TEST_USER, when} from '../helpers/env.js';
@@ -19,30 +19,6 @@ import {busyboxStorePath, debianPrograms} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
 
 const CLIENTS = ['xdpyinfo', 'wayland-info', 'pactl', 'dbus-send', 'xlogo'] as const;
-
-interface Result {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  bytes: Buffer;
-}
-
-const collect = (command: string, argv: string[], env: NodeJS.ProcessEnv): Result => {
-  const result = spawnSync(command, argv, {env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000});
-  return {status: result.status, signal: result.signal, stdout: result.stdout.toString(), stderr: result.stderr.toString(), bytes: result.stdout};
-};
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
-
-/** Wait, 10 s at most, until `holds` is true; false if it never was. */
-const eventually = async (holds: () => boolean): Promise<boolean> => {
-  for (let waited = 0; waited < 10_000; waited += 50) {
-    if (holds()) return true;
-    await sleep(50);
-  }
-  return holds();
-};
 
 const uidOf = (caller: Caller): string => (caller.user ? execFileSync('id', ['-u', TEST_USER], {encoding: 'utf8'}).trim() : '0');
 
@@ -68,7 +44,7 @@ for (const caller of mountingWays) {
     for (const name of without) delete env[name];
     return env;
   };
-  const exec = async (args: string[], without: string[] = []): Promise<Result> => {
+  const exec = async (args: string[], without: string[] = []): Promise<Collected> => {
     const [command, argv] = caller.command(['exec', '--cache-dir', cache, ...args]);
     return collect(command, argv, await sessionEnv(without));
   };

@@ -5,12 +5,12 @@
  * made in a private mount namespace, serves the CA bundle, the time zone and the fonts
  * through /etc/static. For each mounting way, as root and as an ordinary user.
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {run, tempDir, type Run} from '../helpers/cli.js';
+import {collect, run, tempDir, type Collected, type Run} from '../helpers/cli.js';
 import {mountingWays, type Caller} from '../helpers/callers.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
 import {buildFixture, closureOf, debianPrograms, nixEnv, nixosEtc, type NixosEtc} from '../helpers/nix.js';
@@ -44,17 +44,6 @@ const setUp = async (): Promise<World> => {
 };
 process.on('exit', () => world?.server.stop());
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const collect = (command: string, argv: string[], env: NodeJS.ProcessEnv): Result => {
-  const result = spawnSync(command, argv, {encoding: 'utf8', env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe']});
-  return {status: result.status, stdout: result.stdout, stderr: result.stderr};
-};
-
 /** A host tree shaped like NixOS's /etc, in a directory of the caller's: links through `static` into the store. */
 const nixosShapedTree = (caller: Caller, nixos: NixosEtc): string => {
   const tree = path.join(tempDir('nixos-tree', caller.user ? TEST_USER : undefined), 'etc');
@@ -78,7 +67,7 @@ for (const caller of mountingWays) {
   host.before(() => {
     if (caller.needs === undefined) cache = caller.cache();
   });
-  const exec = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Result => {
+  const exec = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Collected => {
     const [command, argv] = caller.command(['exec', '--cache-dir', cache, ...args]);
     return collect(command, argv, env);
   };
@@ -156,7 +145,7 @@ for (const caller of mountingWays) {
     // And a /run holding /run/opengl-driver, a link into the store as NixOS makes it.
     const runDir = tempDir('nixos-run');
     fs.symlinkSync(nixos.drivers, path.join(runDir, 'opengl-driver'));
-    const inNixosNamespace = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Result => {
+    const inNixosNamespace = (args: string[], env: NodeJS.ProcessEnv = caller.env()): Collected => {
       const [command, argv] = caller.command(['exec', '--cache-dir', cache, '--net', '--locale', '--fonts', ...args]);
       return collect('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc && mount --bind "$1" /run && shift && exec "$@"', etc, runDir, command, ...argv], env);
     };

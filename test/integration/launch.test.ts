@@ -8,12 +8,12 @@
  * NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 makes a launcher fail (125, with the reason) instead of
  * going to exec, so a test knows which path ran; NIX_OVERLAY_JAIL_NO_PLAN=1 forces exec.
  */
-import {execFileSync, spawn, spawnSync} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, tempDir, userCommand} from '../helpers/cli.js';
+import {CLI, collect, sleep, tempDir, userCommand, type Collected} from '../helpers/cli.js';
 import {everyJailKind, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
@@ -24,33 +24,11 @@ import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
 // whatever ran the tests) would reach them through spawn.
 closeInheritedDescriptors([]);
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const AS_USER = [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--'];
 
 /** Run a launcher as the caller: root directly, the test user through setpriv (which execs). */
 const launcherCommand = (caller: Caller, launcher: string, args: readonly string[]): [string, string[]] =>
   caller.user ? ['setpriv', [...AS_USER, launcher, ...args]] : [launcher, [...args]];
-
-const collect = (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, extraFds: number[] = []): Result => {
-  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
-  const opened = extraFds.map(() => fs.openSync('/etc/hostname', 'r'));
-  try {
-    // The caller's own descriptors at these numbers, as a parent that leaks them would pass them.
-    for (const [index, fd] of extraFds.entries()) {
-      while (stdio.length < fd) stdio.push('ignore');
-      stdio[fd] = opened[index]!;
-    }
-    const result = spawnSync(command, argv, {env, cwd: '/', stdio, encoding: 'utf8', timeout: 60_000});
-    return {status: result.status, stdout: result.stdout, stderr: result.stderr};
-  } finally {
-    for (const fd of opened) fs.closeSync(fd);
-  }
-};
 
 const FAST = {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'};
 const SLOW = {NIX_OVERLAY_JAIL_NO_PLAN: '1'};
@@ -59,10 +37,8 @@ interface Wrapped {
   launcher: string;
   cache: string;
   planDir: string;
-  run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[]) => Result;
+  run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[]) => Collected;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 /**
  * Wait until the store last changed over 2 s ago: a whiteout mask made within that of a change
@@ -261,7 +237,7 @@ for (const caller of mountingWays) {
     const {app} = buildFixture();
     const {launcher, cache} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /nix/store | wc -l']);
     const entries = String(buildFixture().closure.length);
-    const start = (extra: NodeJS.ProcessEnv) => new Promise<Result>(resolve => {
+    const start = (extra: NodeJS.ProcessEnv) => new Promise<Collected>(resolve => {
       const [command, argv] = launcherCommand(caller, launcher, []);
       const child = spawn(command, argv, {env: {...caller.env(), ...extra}, stdio: ['ignore', 'pipe', 'pipe']});
       let stdout = '';
@@ -272,9 +248,9 @@ for (const caller of mountingWays) {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
       });
-      child.on('close', status => resolve({status, stdout, stderr}));
+      child.on('close', status => resolve({status, signal: null, stdout, stderr, bytes: Buffer.from(stdout)}));
     });
-    const gc = (): Promise<Result> => new Promise(resolve => {
+    const gc = (): Promise<Collected> => new Promise(resolve => {
       // gc as the caller, without the mounting options the caller's exec takes.
       const args = ['gc', '--cache-dir', cache, '--max-age', '0'];
       const [command, argv] = caller.user ? userCommand(args) : [process.execPath, [CLI, ...args]];
@@ -283,7 +259,7 @@ for (const caller of mountingWays) {
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
       });
-      child.on('close', status => resolve({status, stdout: '', stderr}));
+      child.on('close', status => resolve({status, signal: null, stdout: '', stderr, bytes: Buffer.alloc(0)}));
     });
     const runs = await Promise.all([...Array.from({length: 12}, (_, index) => start(index % 3 === 0 ? SLOW : {})), gc(), gc()]);
     for (const result of runs.slice(12)) assert.is(result.status, 0, result.stderr);
