@@ -19,10 +19,15 @@
  *  5. The jail registers on the mask (masks/KEY/jails/PID, `pid starttime`) and then checks
  *     that the mask is still there; gc moves a mask away before its last look for jails, so
  *     one of the two always sees the other (gc.ts).
- *  6. env(1) and setsid(1) start the chain, as exec spawns it (a session of its own, default
- *     SIGINT and SIGQUIT, which a shell ignores in what it starts in the background); the
- *     shell relays the terminal's signals to the jail's process group, found in bubblewrap's
- *     status, and stops and continues the jail with itself on Ctrl-Z and fg.
+ *  6. The chain starts away from the caller's process group, with every signal at its default
+ *     and none blocked, as exec spawns it (a session of its own). Under bash (NixOS's /bin/sh)
+ *     that takes no process: a job started under job control (`set -m`) gets a process group
+ *     of its own and is not made to ignore SIGINT and SIGQUIT, as a background job otherwise
+ *     is; env(1) resets what the caller left ignored, only when it left anything. Under other
+ *     shells (dash) env(1) and setsid(1) start it. Signals the caller left blocked send the
+ *     start to exec. The shell relays the terminal's signals to the jail's process group,
+ *     found in bubblewrap's status, and stops and continues the jail with itself on Ctrl-Z
+ *     and fg.
  *  7. A jail that never started (no child-pid in the status) goes to exec, which says why.
  */
 import {shellQuote} from './shell.js';
@@ -71,6 +76,11 @@ noj_terminal() {
   set +f
   noj_nr=$5
   noj_start=${'$'}{20-}
+  # Signals 1-31 this shell was started with blocked and ignored (fields 32 and 33).
+  noj_blocked=${'$'}{30-}
+  noj_ignored=${'$'}{31-}
+  case $noj_blocked$noj_ignored in ''|*[!0-9]*) return 1;; esac
+  [ "$noj_blocked" = 0 ] || noj_no 'signals are blocked, which exec unblocks' || return
   case $noj_nr in ''|*[!0-9]*) return 1;; 0) return 0;; esac
   noj_major=$(( (noj_nr >> 8) & 0xfff ))
   noj_minor=$(( (noj_nr & 0xff) | ((noj_nr >> 12) & 0xfff00) ))
@@ -244,15 +254,36 @@ noj_suspend() {
 noj_launch() {
   . "$noj_dir/${WORDS_FILE}"
   noj_status=$noj_dir/run.$$
+  # What the caller left ignored stays ignored in what a shell starts; exec's spawn resets it.
+  # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
+  noj_reset=
+  if [ -n "${'$'}{BASH_VERSION-}" ]; then
+    noj_l=
+    trap -p QUIT >"$noj_status" && IFS= read -r noj_l <"$noj_status"
+    case $noj_l in *"-- ''"*) noj_reset=1;; esac
+    [ $(( noj_ignored & ~4 )) -eq 0 ] || noj_reset=1
+  fi
   for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
   trap noj_suspend TSTP
   exec 9<&0
-  "$noj_env" --default-signal=INT,QUIT "$noj_setsid" "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
-  noj_chain=$!
+  if [ -n "${'$'}{BASH_VERSION-}" ]; then
+    set -m
+    if [ -z "$noj_reset" ]; then
+      "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
+    else
+      "$noj_env" --default-signal "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
+    fi
+    noj_chain=$!
+    set +m
+  else
+    "$noj_env" --default-signal "$noj_setsid" "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
+    noj_chain=$!
+  fi
   exec 9<&-
   while :; do
     noj_signalled=
-    wait "$noj_chain"
+    # Quiet: bash reports a job killed by a signal it does not trap.
+    wait "$noj_chain" 2>/dev/null
     noj_rc=$?
     [ -n "$noj_signalled" ] || break
   done

@@ -26,9 +26,30 @@ closeInheritedDescriptors([]);
 
 const AS_USER = [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--'];
 
-/** Run a launcher as the caller: root directly, the test user through setpriv (which execs). */
-const launcherCommand = (caller: Caller, launcher: string, args: readonly string[]): [string, string[]] =>
-  caller.user ? ['setpriv', [...AS_USER, launcher, ...args]] : [launcher, [...args]];
+/**
+ * Run a launcher as the caller: root directly, the test user through setpriv (which execs);
+ * by its #! line (/bin/sh), or by the shell given.
+ */
+const launcherCommand = (caller: Caller, launcher: string, args: readonly string[], shell?: string): [string, string[]] => {
+  const argv = shell === undefined ? [launcher, ...args] : [shell, launcher, ...args];
+  return caller.user ? ['setpriv', [...AS_USER, ...argv]] : [argv[0]!, argv.slice(1)];
+};
+
+/**
+ * The shells a launcher meets: this machine's /bin/sh (dash on Debian), bash, and bash as
+ * NixOS's /bin/sh (started as sh: POSIX mode). Each starts the chain its own way (launcher.ts).
+ */
+const posixBash = (): string => {
+  const dir = tempDir('launch-sh');
+  fs.chmodSync(dir, 0o755);
+  const link = path.join(dir, 'sh');
+  fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), link);
+  return link;
+};
+const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', () => undefined], ['bash', () => 'bash'], ['bash as sh', posixBash]];
+
+/** The program's blocked and ignored signals, as the kernel reports them. */
+const SIGNAL_STATE = 'while read -r name value; do case $name in SigBlk:|SigIgn:) echo "$name $value";; esac; done </proc/self/status';
 
 const FAST = {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'};
 const SLOW = {NIX_OVERLAY_JAIL_NO_PLAN: '1'};
@@ -37,7 +58,7 @@ interface Wrapped {
   launcher: string;
   cache: string;
   planDir: string;
-  run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[]) => Collected;
+  run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[], shell?: string) => Collected;
 }
 
 /**
@@ -63,8 +84,8 @@ const wrapFor = async (caller: Caller, options: string[], command: string[]): Pr
     launcher,
     cache,
     planDir: planDir!,
-    run: (args, extraEnv = {}, extraFds = []) => {
-      const [command, argv] = launcherCommand(caller, launcher, args);
+    run: (args, extraEnv = {}, extraFds = [], shell) => {
+      const [command, argv] = launcherCommand(caller, launcher, args, shell);
       return collect(command, argv, {...caller.env(), ...extraEnv}, extraFds);
     },
   };
@@ -95,28 +116,58 @@ for (const caller of everyJailKind) {
   sameTest('the warm start without Node gives the jail exec gives: view, environment, descriptors, exit status', async () => {
     const {app} = buildFixture();
     const {run} = await wrapFor(caller, [], [`${app}/bin/sh`]);
-    const script = 'ls -a /nix/store 2>/dev/null; echo ==; env | sort; echo ==; ls /proc/self/fd; exit 3';
-    const fast = run(['-c', script], FAST, [5, 7]);
+    const script = `ls -a /nix/store 2>/dev/null; echo ==; env | sort; echo ==; ls /proc/self/fd; echo ==; ${SIGNAL_STATE}; exit 3`;
     const slow = run(['-c', script], SLOW, [5, 7]);
-    assert.is(fast.status, 3, fast.stderr);
     assert.is(slow.status, 3, slow.stderr);
-    assert.is(fast.stdout, slow.stdout);
+    for (const [name, shell] of SHELLS) {
+      const fast = run(['-c', script], FAST, [5, 7], shell());
+      assert.is(fast.status, 3, `${name}: ${fast.stderr}`);
+      assert.is(fast.stdout, slow.stdout, name);
+      const killed = run(['-c', 'kill -TERM $$'], FAST, [], shell());
+      assert.is(killed.status, 143, `${name}: ${killed.stderr}`);
+    }
     // An execute-only store cannot be listed, by either way.
     const listing = caller.name.includes('--exec-only') ? [''] : ['.', '..', ...buildFixture().closure.map(entry => path.basename(entry))].sort();
-    assert.equal(fast.stdout.split('==\n')[0]!.trim().split('\n').sort(), listing);
-    assert.equal(fast.stdout.split('==\n')[2]!.trim().split('\n'), ['0', '1', '2', '3'], 'descriptors 0-2 and ls\'s own: 5 and 7 were closed');
-    const killed = run(['-c', 'kill -TERM $$'], FAST);
-    assert.is(killed.status, 143, killed.stderr);
+    assert.equal(slow.stdout.split('==\n')[0]!.trim().split('\n').sort(), listing);
+    assert.equal(slow.stdout.split('==\n')[2]!.trim().split('\n'), ['0', '1', '2', '3'], 'descriptors 0-2 and ls\'s own: 5 and 7 were closed');
     tally('escape', 1);
+  });
+
+  sameTest('signals the caller left ignored or blocked are as exec leaves them: none', async () => {
+    const {app} = buildFixture();
+    // busybox's grep, not its sh (which ignores SIGQUIT itself).
+    const {launcher} = await wrapFor(caller, [], [fs.realpathSync(`${app}/bin/sh`), 'grep', '^Sig[BI]', '/proc/self/status']);
+    const clean = /^SigBlk:\s+0+\nSigIgn:\s+0+\n$/;
+    const started = (how: string, shell: string | undefined, extra: NodeJS.ProcessEnv): Collected => {
+      const [command, argv] = launcherCommand(caller, launcher, [], shell);
+      return collect('env', [how, command, ...argv], {...caller.env(), ...extra});
+    };
+    for (const [name, shell] of SHELLS) {
+      const interpreter = shell();
+      // As a script's background job is left (INT, QUIT), nohup (HUP), QUIT alone (which bash
+      // ignores itself, so must tell apart), and another.
+      for (const ignored of ['INT,QUIT', 'HUP', 'QUIT', 'PIPE']) {
+        const fast = started(`--ignore-signal=${ignored}`, interpreter, FAST);
+        assert.is(fast.status, 0, `${name}, ${ignored} ignored: ${fast.stderr}`);
+        assert.match(fast.stdout, clean, `${name}, ${ignored} ignored`);
+      }
+      const blocked = started('--block-signal=USR1', interpreter, FAST);
+      assert.is(blocked.status, 125, name);
+      assert.match(blocked.stderr, /signals are blocked, which exec unblocks/);
+      const throughExec = started('--block-signal=USR1', interpreter, {});
+      assert.is(throughExec.status, 0, throughExec.stderr);
+      assert.match(throughExec.stdout, clean, `${name}: exec unblocks`);
+    }
   });
 
   sameTest('a descriptor above 9 is closed by bash, and sends dash to exec, which closes it', async () => {
     const {app} = buildFixture();
-    const {launcher, run} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /proc/self/fd']);
-    const [command, argv] = launcherCommand(caller, launcher, []);
-    const underBash = collect(caller.user ? command : 'bash', caller.user ? [...argv.slice(0, -1), 'bash', launcher] : [launcher], {...caller.env(), ...FAST}, [12]);
-    assert.is(underBash.status, 0, underBash.stderr);
-    assert.equal(underBash.stdout.trim().split('\n'), ['0', '1', '2', '3']);
+    const {run} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /proc/self/fd']);
+    for (const [name, shell] of SHELLS.slice(1)) {
+      const underBash = run([], FAST, [12], shell());
+      assert.is(underBash.status, 0, `${name}: ${underBash.stderr}`);
+      assert.equal(underBash.stdout.trim().split('\n'), ['0', '1', '2', '3'], name);
+    }
     if (fs.realpathSync('/bin/sh').endsWith('dash')) {
       const underDash = run([], FAST, [12]);
       assert.is(underDash.status, 125);
@@ -128,30 +179,34 @@ for (const caller of everyJailKind) {
     tally('escape', 2);
   });
 
-  sameTest('signals reach the program as with exec: SIGINT to its handler, SIGTERM to its end', async () => {
+  sameTest('signals reach the program as with exec: SIGINT to its handler, SIGTERM to its end, sent to the launcher or its process group', async () => {
     const {app} = buildFixture();
     const {launcher} = await wrapFor(caller, [], [`${app}/bin/sh`]);
-    for (const extra of [FAST, SLOW]) {
+    const paths: Array<[string, NodeJS.ProcessEnv, string | undefined]> = [['exec', SLOW, undefined], ...SHELLS.map(([name, shell]): [string, NodeJS.ProcessEnv, string | undefined] => [`the plan under ${name}`, FAST, shell()])];
+    for (const [way, extra, shell] of paths) {
       for (const [signal, expected, output] of [['SIGINT', 5, 'got INT\n'], ['SIGTERM', 143, '']] as const) {
-        const [command, argv] = launcherCommand(caller, launcher, ['-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done']);
-        const child = spawn(command, argv, {env: {...caller.env(), ...extra}, stdio: ['ignore', 'pipe', 'pipe']});
-        let stdout = '';
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-        });
-        const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
-          stdout += chunk.toString();
-          if (stdout.includes('ready\n')) resolve();
-        }));
-        const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        await ready;
-        child.kill(signal);
-        const code = await ended;
-        clearTimeout(timer);
-        assert.is(code, expected, `${signal} through ${extra === FAST ? 'the plan' : 'exec'} (${stderr})`);
-        assert.is(stdout, `ready\n${output}`);
+        // As a terminal sends Ctrl-C, to the whole foreground group: bubblewrap must not be in it.
+        for (const target of ['process', 'group'] as const) {
+          const [command, argv] = launcherCommand(caller, launcher, ['-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done'], shell);
+          const child = spawn(command, argv, {env: {...caller.env(), ...extra}, stdio: ['ignore', 'pipe', 'pipe'], detached: true});
+          let stdout = '';
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => {
+            stderr += chunk.toString();
+          });
+          const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+            if (stdout.includes('ready\n')) resolve();
+          }));
+          const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
+          const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 20_000);
+          await ready;
+          process.kill(target === 'group' ? -child.pid! : child.pid!, signal);
+          const code = await ended;
+          clearTimeout(timer);
+          assert.is(code, expected, `${signal} to the ${target}, through ${way} (${stderr})`);
+          assert.is(stdout, `ready\n${output}`, `${signal} to the ${target}, through ${way}`);
+        }
       }
     }
   });
