@@ -325,7 +325,7 @@ const recordPlan = (plan: ExecPlan, options: ExecOptions): string | undefined =>
     // The launcher's own arguments come after its command's; the plan ends before them.
     const runtimeArgs = options.argv.length - options.launchPlan.words;
     const template = runtimeArgs > 0 ? launch.template.slice(0, -runtimeArgs) : launch.template;
-    writeLaunchPlan(dir, plan.cache.uid, launchPlanOf({...launch, template}, options.env), launch.files);
+    writeLaunchPlan(dir, plan.cache.uid, launchPlanOf({...launch, template, strategy: plan.strategy}, options.env), launch.files);
     return undefined;
   } catch (error) {
     return reason(error);

@@ -186,7 +186,7 @@ const removeAbandonedLaunchFiles = (cache: MaskCache, now: number): void => {
   }
   for (const planDir of children(path.join(cache.dir, 'plans'))) {
     for (const file of children(planDir)) {
-      const pid = /^run\.(\d+)$/.exec(path.basename(file))?.[1];
+      const pid = /^run\.(\d+)(?:\.\d+)?$/.exec(path.basename(file))?.[1];
       if (pid !== undefined && old(file) && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(file, {force: true});
     }
   }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type {Bind} from '../jail/args.js';
 import {stampedDirectories} from '../mask/integrity.js';
 import type {ReadyMask} from '../mask/mode.js';
+import type {Strategy} from '../mount/strategy.js';
 import {shellWords, statPattern, type LaunchPlan, type PathCheck} from './plan.js';
 
 /**
@@ -18,6 +19,7 @@ import {shellWords, statPattern, type LaunchPlan, type PathCheck} from './plan.j
 export const PLANNED_FROM = ['HOME', 'PATH', 'XDG_CACHE_HOME', 'XDG_RUNTIME_DIR', 'WAYLAND_DISPLAY', 'PULSE_SERVER', 'NIX_SSL_CERT_FILE', 'SSL_CERT_FILE'] as const;
 
 export interface LaunchFacts {
+  strategy: Strategy;
   template: string[];
   mask: ReadyMask;
   binds: readonly Bind[];
@@ -44,6 +46,7 @@ export const launchPlanOf = (facts: LaunchFacts, env: Readonly<Record<string, st
   ];
   return {
     mask: mask.dir,
+    way: facts.strategy,
     checks,
     env: PLANNED_FROM.map(name => [name, env[name]]),
     words: shellWords(facts.template),

@@ -3,35 +3,43 @@
  * sh) that starts a warm jail from its launch plan without Node, and runs
  * `nix-overlay-jail exec` for everything else.
  *
- * The warm path, in the order it runs (each step builtins, unless said):
+ * The warm path (each step builtins, unless said). The launcher's shell:
  *
- *  1. The caller's terminal, from /proc/$$/stat (a pseudo-terminal only; any other goes to exec).
- *  2. The plan read as data, then one stat(1) of everything it depends on: the plan
- *     directory, the plan and the cache directories (the caller's, writable by no one else,
- *     as exec requires of a cache), every directory above them (root's or the caller's, not
- *     writable by others unless sticky), the terminal, and the plan's own paths against its
- *     patterns. The plan file must be the one exec sealed (`seal`: its device, inode, ctime;
- *     a ctime no one can set back). Only then is anything of the plan used as code.
- *  3. The variables planning read, as recorded.
- *  4. Descriptors: every one above 2 this shell inherited is closed, as exec closes them;
- *     dash closes only 0-9 by number, so under dash an inherited descriptor above 9 sends the
- *     start to exec (bash, NixOS's /bin/sh, closes any).
- *  5. The jail registers on the mask (masks/KEY/jails/PID, `pid starttime`) and then checks
- *     that the mask is still there; gc moves a mask away before its last look for jails, so
- *     one of the two always sees the other (gc.ts).
- *  6. The chain starts away from the caller's process group, with every signal at its default
- *     and none blocked, as exec spawns it (a session of its own). Under bash (NixOS's /bin/sh)
- *     that takes no process: a job started under job control (`set -m`) gets a process group
- *     of its own and is not made to ignore SIGINT and SIGQUIT, as a background job otherwise
- *     is; env(1) resets what the caller left ignored, only when it left anything. Under other
- *     shells (dash) env(1) and setsid(1) start it. Signals the caller left blocked send the
- *     start to exec. The shell relays the terminal's signals to the jail's process group,
- *     found in bubblewrap's status, and stops and continues the jail with itself on Ctrl-Z
- *     and fg.
- *  7. A jail that never started (no child-pid in the status) goes to exec, which says why.
+ *  1. Reads the caller's terminal and the signals it was started with blocked from
+ *     /proc/$$/stat (a pseudo-terminal only, nothing blocked; otherwise exec).
+ *  2. Closes every descriptor above 2 it inherited, as exec closes them; dash closes only 0-9
+ *     by number, so under dash an inherited descriptor above 9 sends the start to exec (bash,
+ *     NixOS's /bin/sh, closes any).
+ *  3. Reads the plan's way (WAY_FILE), a hint, and starts a pipeline of two parts at once:
+ *
+ *     a. the check, a subshell: the plan read as data, then one stat(1) of everything it
+ *        depends on: the plan directory, the plan and the cache directories (the caller's,
+ *        writable by no one else, as exec requires of a cache), every directory above them
+ *        (root's or the caller's, not writable by others unless sticky), the terminal, and the
+ *        plan's own paths against its patterns. The plan file must be the one exec sealed
+ *        (`seal`: its device, inode, ctime; a ctime no one can set back). Then the variables
+ *        planning read, as recorded. Then the jail registers on the mask (masks/KEY/jails/PID,
+ *        `pid starttime`) and checks that the mask is still there (gc moves a mask away before
+ *        its last look for jails, so one of the two always sees the other: gc.ts), and the
+ *        status file (run.PID.START) is made. Only then does it write "go".
+ *     b. meanwhile, the chain's start: the namespaces of the way's unshare (UNSHARE) and in
+ *        them GO, a shell that waits for "go" and only then uses anything of the plan: its
+ *        words (which must begin as the chain it runs in), its files, the mount. Nothing
+ *        in the plan directory is opened, made or run before the check has vouched for it.
+ *
+ *     The chain starts away from the caller's process group, with every signal at its
+ *     default, as exec spawns it (in a session of its own). Under dash env(1) and setsid(1)
+ *     start it; under bash a job started under job control (`set -m`) gets a process group of
+ *     its own and is not made to ignore SIGINT and SIGQUIT, as a background job otherwise is,
+ *     and GO resets with env(1) whatever the caller left ignored, only when it left anything.
+ *  4. Relays the terminal's signals to the jail's process group, found in bubblewrap's status
+ *     (to the chain before that), and stops and continues the jail with itself on Ctrl-Z and fg.
+ *  5. A check that refused, or a jail that never started (no child-pid in the status), goes
+ *     to exec, which says why.
  */
 import {shellQuote} from './shell.js';
-import {PLAN_MAGIC, STAT_FORMAT, WORDS_FILE} from './plan.js';
+import {MOUNT_COMMAND, MOUNT_FAILED, MOUNT_SCRIPT, UNSHARE, type Strategy} from '../mount/strategy.js';
+import {PLAN_MAGIC, STAT_FORMAT, WAY_FILE, WORDS_FILE} from './plan.js';
 
 export interface LauncherPlan {
   /** The plan directory (the cache's plans/KEY). */
@@ -54,6 +62,63 @@ export interface LauncherInput {
 }
 
 const words = (list: readonly string[]): string => list.map(shellQuote).join(' ');
+
+const STRATEGIES: readonly Strategy[] = ['root', 'userns', 'bwrap'];
+
+/**
+ * The shell that starts the chain (`sh -c GO sh DIR STATUS TTY ENV N PREFIX... ARGS...`), in
+ * the namespaces of the plan's way (its first N words, PREFIX), before the plan is checked. It
+ * waits for the check's word, and only then reads the plan's words; they must begin with the
+ * PREFIX it runs under. It does the mount of the root and userns ways itself (the launch
+ * script's, without the shell of its own), resets what the caller left ignored, as exec's spawn
+ * does, and runs bubblewrap with its descriptors.
+ */
+export const GO = String.raw`IFS=' 	
+'
+# Field 33 of /proc/PID/stat: the signals this shell was started with ignored.
+noj_ignored() { noj_ignored=${'$'}{31-}; }
+IFS= read -r noj_l </proc/$$/stat
+set -f
+noj_ignored ${'$'}{noj_l##*) }
+set +f
+IFS= read -r noj_l && [ "$noj_l" = go ] || exit ${MOUNT_FAILED}
+noj_dir=$1 noj_status=$2 noj_tty=$3 noj_env=$4 noj_n=$5
+shift 5
+noj_i=0
+while [ "$noj_i" -lt "$noj_n" ]; do
+  eval "noj_p$noj_i=\$1"
+  shift
+  noj_i=$((noj_i + 1))
+done
+. "$noj_dir/${WORDS_FILE}"
+noj_i=0
+while [ "$noj_i" -lt "$noj_n" ]; do
+  eval "[ \"\$1\" = \"\$noj_p$noj_i\" ]" || exit ${MOUNT_FAILED}
+  shift
+  noj_i=$((noj_i + 1))
+done
+noj_reset=
+case $noj_ignored in 0|'') ;; *) noj_reset=1;; esac
+if [ -n "${'$'}{BASH_VERSION-}" ]; then
+  # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
+  [ $(( noj_ignored & ~4 )) -ne 0 ] || noj_reset=
+  trap -p QUIT >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
+fi
+exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group"
+if [ "$#" -ge 6 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "$3" = ${shellQuote(MOUNT_SCRIPT)} ] && [ "$4" = sh ]; then
+  shift 4
+  ${MOUNT_COMMAND}
+  shift 2
+fi
+[ -z "$noj_reset" ] || set -- "$noj_env" --default-signal "$@"
+exec "$@"
+`;
+
+/** noj_start_chain's case for each way: the namespaces, then GO with them as its PREFIX. */
+const WAY_CASES = STRATEGIES.map(way => {
+  const prefix = words(UNSHARE[way]);
+  return `    ${way}) set -- ${prefix}${prefix === '' ? '' : ' '}/bin/sh -c "$noj_go" sh "$noj_dir" "$noj_status" "$noj_tty" "$noj_env" ${UNSHARE[way].length} ${prefix}${prefix === '' ? '' : ' '}"$@";;`;
+}).join('\n');
 
 /** The warm path: reads the variables the header sets (noj_dir, noj_stat, noj_owned_count, noj_ancestor_count). */
 const WARM_PATH = String.raw`
@@ -88,16 +153,14 @@ noj_terminal() {
   noj_tty=/dev/pts/$(( (noj_major - 136) * 256 + noj_minor ))
 }
 
-# 2. The plan, read as data (on standard input), and the stat line of everything it names.
+# 2. The plan, read as data (on standard input).
 noj_read() {
   IFS= read -r noj_l && [ "$noj_l" = '${PLAN_MAGIC}' ] || noj_no 'no plan, or one of another version' || return
   IFS= read -r noj_mask && IFS= read -r noj_n || return 1
   case $noj_n in ''|*[!0-9]*) return 1;; esac
-  set --
   noj_i=0
   while [ "$noj_i" -lt "$noj_n" ]; do
-    IFS= read -r noj_l || return 1
-    set -- "$@" "$noj_l"
+    IFS= read -r "noj_path_$noj_i" || return 1
     noj_i=$((noj_i + 1))
   done
   noj_i=0
@@ -113,7 +176,6 @@ noj_read() {
     noj_i=$((noj_i + 1))
   done
   IFS= read -r noj_l && [ "$noj_l" = end ] || noj_no 'the plan is cut short' || return
-  noj_out=$(noj_stat "$@" 2>/dev/null) || noj_no 'a path the plan depends on is gone' || return
 }
 
 noj_type() {
@@ -236,7 +298,7 @@ noj_relay() {
   if [ -n "$noj_pg" ] && kill -s "$1" -- "-$noj_pg" 2>/dev/null; then return; fi
   # Not started yet: a signal that ends it ends the launch command (and so the sandbox).
   [ -n "$noj_done" ] && return
-  case $1 in WINCH|CONT) ;; *) kill -s "$1" -- "-$noj_chain" 2>/dev/null;; esac
+  case $1 in WINCH|CONT) ;; *) kill -s "$1" "$noj_chain" 2>/dev/null;; esac
 }
 
 noj_suspend() {
@@ -250,35 +312,56 @@ noj_suspend() {
   [ -z "$noj_pg" ] || kill -s CONT -- "-$noj_pg" 2>/dev/null
 }
 
-# 6. Start the chain and wait for it, relaying signals.
-noj_launch() {
-  . "$noj_dir/${WORDS_FILE}"
-  noj_status=$noj_dir/run.$$
-  # What the caller left ignored stays ignored in what a shell starts; exec's spawn resets it.
-  # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
-  noj_reset=
-  if [ -n "${'$'}{BASH_VERSION-}" ]; then
-    noj_l=
-    trap -p QUIT >"$noj_status" && IFS= read -r noj_l <"$noj_status"
-    case $noj_l in *"-- ''"*) noj_reset=1;; esac
-    [ $(( noj_ignored & ~4 )) -eq 0 ] || noj_reset=1
+# 6a. The pipeline's first part, a subshell: the stat line of everything the plan names, the
+# checks and the registration; only then is the chain's shell told to go on.
+noj_check() {
+  noj_read 2>/dev/null <"$noj_dir/plan" || { noj_told; return; }
+  set --
+  noj_i=0
+  while [ "$noj_i" -lt "$noj_n" ]; do
+    eval "set -- \"\$@\" \"\$noj_path_$noj_i\""
+    noj_i=$((noj_i + 1))
+  done
+  if noj_out=$(noj_stat "$@" 2>/dev/null) || noj_no 'a path the plan depends on is gone'; then
+    if noj_verify && noj_register; then
+      { : >"$noj_status"; } 2>/dev/null || noj_no 'the plan directory cannot be written' || return
+      printf 'go\n'
+      return
+    fi
   fi
+  noj_told
+}
+
+# Why the check refused the plan, when asked (NIX_OVERLAY_JAIL_REQUIRE_PLAN).
+noj_told() {
+  [ -z "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ] || printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
+}
+
+# 6b. The pipeline's second part, while the check runs: the chain's namespaces as the plan's
+# way makes them, and a shell in them that goes on when the check says so (GO).
+noj_go=${shellQuote(GO)}
+noj_start_chain() {
+  case $noj_way in
+${WAY_CASES}
+  esac
+  [ -n "${'$'}{BASH_VERSION-}" ] || set -- "$noj_env" --default-signal "$noj_setsid" "$@"
+  exec "$@"
+}
+
+# 6c. Start the chain and wait for it, relaying signals.
+noj_launch() {
+  noj_status=$noj_dir/run.$$.$noj_start
+  IFS= read -r noj_way 2>/dev/null <"$noj_dir/${WAY_FILE}" || noj_no 'no plan, or one of an earlier version' || return
+  case $noj_way in ${STRATEGIES.join('|')}) ;; *) noj_no 'the plan mounts in a way this launcher does not know'; return;; esac
   for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
   trap noj_suspend TSTP
   exec 9<&0
-  if [ -n "${'$'}{BASH_VERSION-}" ]; then
-    set -m
-    if [ -z "$noj_reset" ]; then
-      "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
-    else
-      "$noj_env" --default-signal "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
-    fi
-    noj_chain=$!
-    set +m
-  else
-    "$noj_env" --default-signal "$noj_setsid" "$@" 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" &
-    noj_chain=$!
-  fi
+  # bash starts a job under job control in a process group of its own, with default SIGINT and
+  # SIGQUIT: what setsid and env do for dash (noj_start_chain).
+  [ -z "${'$'}{BASH_VERSION-}" ] || set -m
+  noj_check 9<&- | noj_start_chain "$@" &
+  noj_chain=$!
+  set +m
   exec 9<&-
   while :; do
     noj_signalled=
@@ -293,13 +376,20 @@ noj_launch() {
   noj_started=2
   case $noj_rc in
     1|125|126|127)
+      if [ ! -e "$noj_status" ]; then
+        # The check refused the plan (and said why, if asked to), or the chain never began.
+        noj_refused=1
+        return 1
+      fi
       noj_started=
       while IFS= read -r noj_l; do
         case $noj_l in *'"child-pid"'*) noj_started=1;; *'"exit-code"'*) noj_started=2;; esac
       done 2>/dev/null <"$noj_status";;
   esac
+  # The check registered the jail on the plan's mask (a plan rewritten since leaves it to gc).
   # Not waited for: the caller has the program's status as soon as the program ends.
-  "$noj_rm" -f "$noj_status" "$noj_record" </dev/null >/dev/null 2>&1 &
+  { IFS= read -r noj_l && IFS= read -r noj_mask; } 2>/dev/null <"$noj_dir/plan"
+  "$noj_rm" -f "$noj_status" ${'$'}{noj_mask:+"$noj_mask/jails/$$"} </dev/null >/dev/null 2>&1 &
   # 7. Never started, or the program never ran (bubblewrap reports no exit code): exec says why.
   if [ "$noj_started" != 2 ] && { [ -z "$noj_started" ] || [ "$noj_rc" -eq 1 ]; }; then
     noj_no "the jail did not start (exit $noj_rc)"
@@ -308,9 +398,11 @@ noj_launch() {
   exit "$noj_rc"
 }
 
-if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_read 2>/dev/null <"$noj_dir/plan" && noj_verify && noj_descriptors && noj_register && noj_launch "$@"; then :; fi
+noj_refused=
+noj_mask=
+if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_descriptors && noj_launch "$@"; then :; fi
 if [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
-  printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
+  [ -n "$noj_refused" ] || printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
   exit 125
 fi
 noj_full "$@"

@@ -12,6 +12,7 @@
  * --keep-env), each set in the jail only when set in the caller, as exec does.
  */
 import {JailError} from '../errors.js';
+import type {Strategy} from '../mount/strategy.js';
 import {shellQuote} from './shell.js';
 
 export const PLAN_MAGIC = 'nix-overlay-jail launch plan 1';
@@ -28,6 +29,8 @@ export const envMark = (name: string): string => `${ENV_MARK}${name}`;
 export const PLAN_FILES = ['seccomp', 'passwd', 'group'] as const;
 /** The file of the command line (wordsText). */
 export const WORDS_FILE = 'words';
+/** The file of the plan's mounting way: a hint read before the plan is checked, which the words must bear out. */
+export const WAY_FILE = 'way';
 
 export interface PathCheck {
   path: string;
@@ -38,6 +41,11 @@ export interface PathCheck {
 export interface LaunchPlan {
   /** The mask directory the jail registers on (jails/PID), as exec does. */
   mask: string;
+  /**
+   * How the overlay is mounted (WAY_FILE, beside the plan): a launcher starts the chain's
+   * namespaces (UNSHARE) while it checks the plan, and the chain's words must then begin so.
+   */
+  way: Strategy;
   checks: PathCheck[];
   /** Variables whose values planning depended on: each must be as recorded (undefined: unset). */
   env: Array<[string, string | undefined]>;

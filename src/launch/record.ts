@@ -14,7 +14,7 @@ import path from 'node:path';
 import {isErrno, JailError, reason} from '../errors.js';
 import {writeFileAtomic} from '../mask/cache.js';
 import {assertOwned} from '../mask/safety.js';
-import {planText, PLAN_FILES, statPattern, statTime, WORDS_FILE, wordsText, type LaunchPlan} from './plan.js';
+import {planText, PLAN_FILES, statPattern, statTime, WAY_FILE, WORDS_FILE, wordsText, type LaunchPlan} from './plan.js';
 
 /** A launcher's plan key: its identity, everything that makes its jail. */
 export const launcherKey = (words: readonly string[]): string =>
@@ -73,6 +73,7 @@ export const writeLaunchPlan = (dir: string, uid: number, plan: LaunchPlan, file
     const stats = writeWhole(path.join(dir, name), content);
     return {path: path.join(dir, name), pattern: statPattern({dev: stats.dev, ino: stats.ino, ctimeNs: stats.ctimeNs})};
   });
+  writeWhole(path.join(dir, WAY_FILE), `${plan.way}\n`);
   const written = writeWhole(path.join(dir, 'plan'), planText({...plan, checks: [...plan.checks, ...checks]}));
   writeWhole(path.join(dir, 'seal'), `${written.dev} ${written.ino} ${statTime(written.ctimeNs)}\n`);
 };

@@ -22,7 +22,20 @@ export type StrategyChoice = Strategy | 'auto';
 
 /** The launch script's exit status when the overlay mount itself failed. */
 export const MOUNT_FAILED = 125;
-export const MOUNT_SCRIPT = `mount -t overlay -o "$1" overlay "$2" || exit ${MOUNT_FAILED}; shift 2; exec "$@"`;
+/** The mount, of the options in $1 at $2; the launch script's, and a launcher's (launcher.ts). */
+export const MOUNT_COMMAND = `mount -t overlay -o "$1" overlay "$2" || exit ${MOUNT_FAILED}`;
+export const MOUNT_SCRIPT = `${MOUNT_COMMAND}; shift 2; exec "$@"`;
+
+/**
+ * What the launch command starts with: the namespaces the overlay is mounted in, made by
+ * unshare (the user's own and a mount namespace for userns; a private mount namespace for
+ * root), before the mount script; nothing for bwrap, which mounts it in its own.
+ */
+export const UNSHARE: Readonly<Record<Strategy, readonly string[]>> = {
+  root: ['unshare', '--mount', '--propagation', 'private', '--'],
+  userns: ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--'],
+  bwrap: [],
+};
 
 export interface Capabilities {
   isRoot: boolean;
@@ -105,8 +118,5 @@ export const launchArgv = (spec: LaunchSpec): string[] => {
     // Inside the user namespace the caller is root; map their own ids back for the program.
     ...(spec.strategy === 'userns' ? {uid: spec.uid, gid: spec.gid} : {}),
   });
-  const unshare = spec.strategy === 'userns'
-    ? ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--']
-    : ['unshare', '--mount', '--propagation', 'private', '--'];
-  return [...unshare, ...mount, 'bwrap', ...bwrap];
+  return [...UNSHARE[spec.strategy], ...mount, 'bwrap', ...bwrap];
 };

@@ -228,9 +228,12 @@ for (const caller of mountingWays) {
       assert.is(fast.stdout.trim(), entries);
     };
     const fallsBack = async (why: RegExp): Promise<void> => {
+      const runFiles = (): string[] => (fs.existsSync(planDir) ? fs.readdirSync(planDir).filter(name => name.startsWith('run.')) : []);
+      for (const name of runFiles()) fs.rmSync(path.join(planDir, name), {force: true});
       const refused = run([], FAST);
       assert.is(refused.status, 125);
       assert.match(refused.stderr, why);
+      assert.equal(runFiles(), [], 'nothing is written in a plan directory before the plan is vouched for');
       await settledStore();
       const again = run([]);
       assert.is(again.status, 0, again.stderr);
@@ -257,6 +260,32 @@ for (const caller of mountingWays) {
     fs.chmodSync(path.join(planDir, 'plan'), 0o666);
     await fallsBack(/the plan is not the caller's alone|the plan was changed/);
     tally('mask', 4);
+  });
+
+  invalidTest('the way the plan says it mounts is only a hint: the words must bear it out, or exec runs', async () => {
+    const {app} = buildFixture();
+    const {run, planDir} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'ls /nix/store | wc -l']);
+    const entries = String(buildFixture().closure.length);
+    const wayFile = path.join(planDir, 'way');
+    const way = fs.readFileSync(wayFile, 'utf8').trim();
+    assert.ok(['root', 'userns', 'bwrap'].includes(way), way);
+    for (const hint of ['root', 'userns', 'bwrap', 'nonsense']) {
+      if (hint === way) continue;
+      fs.writeFileSync(wayFile, `${hint}\n`);
+      const fast = run([], FAST);
+      if (hint === 'bwrap') {
+        // No namespaces first: the words' own (unshare, the mount script) make the same jail.
+        assert.is(fast.status, 0, `${hint}: ${fast.stderr}`);
+        assert.is(fast.stdout.trim(), entries);
+      } else {
+        assert.is(fast.status, 125, `${hint}: ${fast.stdout}`);
+        assert.match(fast.stderr, hint === 'nonsense' ? /a way this launcher does not know/ : /the jail did not start/);
+        const slow = run([]);
+        assert.is(slow.status, 0, slow.stderr);
+        assert.is(slow.stdout.trim(), entries);
+      }
+    }
+    tally('mask', 3);
   });
 
   invalidTest('a tampered mask is refused by the plan and by exec, as exec refuses it', async () => {
@@ -334,8 +363,9 @@ for (const caller of mountingWays) {
       const ended = new Promise<void>(resolve => child.on('close', () => resolve()));
       const [key] = fs.readdirSync(path.join(cache, 'masks'));
       const record = path.join(cache, 'masks', key!, 'jails', String(child.pid));
-      const status = path.join(planDir, `run.${child.pid}`);
-      assert.ok(fs.existsSync(record) && fs.existsSync(status), 'the running launcher is registered');
+      const [status] = fs.readdirSync(planDir).filter(name => name.startsWith(`run.${child.pid}.`)).map(name => path.join(planDir, name));
+      assert.ok(status !== undefined, 'its status file is named by its pid and start time');
+      assert.ok(fs.existsSync(record) && fs.existsSync(status!), 'the running launcher is registered');
       child.kill('SIGKILL');
       await ended;
       const collectGarbage = (): void => {
@@ -343,12 +373,12 @@ for (const caller of mountingWays) {
         assert.is(cleaned.status, 0, cleaned.stderr);
       };
       collectGarbage();
-      assert.ok(fs.existsSync(record) && fs.existsSync(status), 'a minute\'s grace: a new record may still be being written');
+      assert.ok(fs.existsSync(record) && fs.existsSync(status!), 'a minute\'s grace: a new record may still be being written');
       const past = new Date(Date.now() - 120_000);
-      for (const file of [record, status]) fs.utimesSync(file, past, past);
+      for (const file of [record, status!]) fs.utimesSync(file, past, past);
       collectGarbage();
       assert.not.ok(fs.existsSync(record), 'the dead launcher\'s record is gone');
-      assert.not.ok(fs.existsSync(status), 'and its status file');
+      assert.not.ok(fs.existsSync(status!), 'and its status file');
       assert.ok(fs.existsSync(path.join(cache, 'masks', key!, 'state.json')), 'the mask stays (used within --max-age)');
       tally('fault', 1);
     });

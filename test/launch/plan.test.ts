@@ -72,6 +72,7 @@ const text = suite('plan text');
 
 const PLAN = {
   mask: '/c/masks/k',
+  way: 'root' as const,
   checks: [{path: '/nix/store', pattern: '* * 1 2 3.000000000 * * *'}, {path: '/c/masks/k/layer', pattern: '* * * 4 * 5.000000000 * *'}],
   env: [['HOME', '/home/u'], ['XDG_CACHE_HOME', undefined], ['EMPTY', '']] as Array<[string, string | undefined]>,
   words: "'bwrap' '--'",
