@@ -131,7 +131,7 @@ noj_no() {
   return 1
 }
 
-# 1. The caller's terminal: /dev/pts/N from tty_nr (field 7), or none.
+# 1. The caller's terminal: /dev/pts/N from tty_nr (field 7), or none; what it left blocked.
 noj_terminal() {
   noj_tty=
   IFS= read -r noj_l </proc/$$/stat || return 1
@@ -153,7 +153,7 @@ noj_terminal() {
   noj_tty=/dev/pts/$(( (noj_major - 136) * 256 + noj_minor ))
 }
 
-# 2. The plan, read as data (on standard input).
+# 3a. The plan, read as data (on standard input).
 noj_read() {
   IFS= read -r noj_l && [ "$noj_l" = '${PLAN_MAGIC}' ] || noj_no 'no plan, or one of another version' || return
   IFS= read -r noj_mask && IFS= read -r noj_n || return 1
@@ -244,7 +244,7 @@ noj_verify() {
   done
 }
 
-# 4. Close what this shell inherited above 2 (not its own, which are closed on exec).
+# 2. Close what this shell inherited above 2 (not its own, which are closed on exec).
 noj_descriptors() {
   for noj_l in /proc/$$/fd/*; do
     noj_n=${'$'}{noj_l##*/}
@@ -262,7 +262,7 @@ noj_descriptors() {
   done
 }
 
-# 5. Register on the mask as exec does; the mask must still be there after.
+# 3a. Register on the mask as exec does; the mask must still be there after.
 noj_register() {
   noj_record=$noj_mask/jails/$$
   { printf '%s %s\n' "$$" "$noj_start" >"$noj_record"; } 2>/dev/null || noj_no 'the mask is gone' || return
@@ -312,7 +312,7 @@ noj_suspend() {
   [ -z "$noj_pg" ] || kill -s CONT -- "-$noj_pg" 2>/dev/null
 }
 
-# 6a. The pipeline's first part, a subshell: the stat line of everything the plan names, the
+# 3a. The pipeline's first part, a subshell: the stat line of everything the plan names, the
 # checks and the registration; only then is the chain's shell told to go on.
 noj_check() {
   noj_read 2>/dev/null <"$noj_dir/plan" || { noj_told; return; }
@@ -337,7 +337,7 @@ noj_told() {
   [ -z "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ] || printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
 }
 
-# 6b. The pipeline's second part, while the check runs: the chain's namespaces as the plan's
+# 3b. The pipeline's second part, while the check runs: the chain's namespaces as the plan's
 # way makes them, and a shell in them that goes on when the check says so (GO).
 noj_go=${shellQuote(GO)}
 noj_start_chain() {
@@ -348,7 +348,7 @@ ${WAY_CASES}
   exec "$@"
 }
 
-# 6c. Start the chain and wait for it, relaying signals.
+# 3, 4. Start both parts and wait for the chain, relaying signals (noj_relay, noj_suspend).
 noj_launch() {
   noj_status=$noj_dir/run.$$.$noj_start
   IFS= read -r noj_way 2>/dev/null <"$noj_dir/${WAY_FILE}" || noj_no 'no plan, or one of an earlier version' || return
@@ -390,7 +390,7 @@ noj_launch() {
   # Not waited for: the caller has the program's status as soon as the program ends.
   { IFS= read -r noj_l && IFS= read -r noj_mask; } 2>/dev/null <"$noj_dir/plan"
   "$noj_rm" -f "$noj_status" ${'$'}{noj_mask:+"$noj_mask/jails/$$"} </dev/null >/dev/null 2>&1 &
-  # 7. Never started, or the program never ran (bubblewrap reports no exit code): exec says why.
+  # 5. Never started, or the program never ran (bubblewrap reports no exit code): exec says why.
   if [ "$noj_started" != 2 ] && { [ -z "$noj_started" ] || [ "$noj_rc" -eq 1 ]; }; then
     noj_no "the jail did not start (exit $noj_rc)"
     return
