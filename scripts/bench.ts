@@ -445,10 +445,15 @@ const launchTable = (): void => {
       ? [{name: 'bwrap 0.12 mounts the overlay', short: 'bwrap 0.12', options: ['--mount-with', 'bwrap'], env: {...process.env, PATH: `${newBwrap}:${process.env['PATH'] ?? ''}`}}]
       : []),
   ];
+  // The same launcher under bash started as sh, as NixOS's /bin/sh runs it (Debian's is dash).
+  const bashAsSh = path.join(WORK, 'bash-as-sh', 'sh');
+  fs.mkdirSync(path.dirname(bashAsSh), {recursive: true});
+  fs.rmSync(bashAsSh, {force: true});
+  fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
   out(`### Launchers: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
   out();
-  out('| mounting | closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store, same options | launcher / bwrap | nix-overlay-jail exec | exec / launcher |');
-  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out('| mounting | closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store, same options | launcher / bwrap | the launcher under bash as sh (NixOS) | nix-overlay-jail exec | exec / launcher |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const series: Series[] = [];
   const colours = [['#1b7f3b', '#888888', '#2c6fbb'], ['#b8860b', '#aaaaaa', '#6a5acd'], ['#7fbf7b', '#cccccc', '#8fb3dd']];
   for (const [wayIndex, way] of ways.entries()) {
@@ -462,15 +467,17 @@ const launchTable = (): void => {
       execFileSync(process.execPath, [CLI, 'wrap', '--force', '--out', launcher, ...options, ...program], {env: way.env, stdio: ['ignore', 'ignore', 'inherit']});
       // The plan must be in use: a launcher that went to exec would be timed as exec.
       execFileSync(launcher, [], {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
+      execFileSync(bashAsSh, [launcher], {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
       const dryRun = execFileSync(process.execPath, [CLI, 'exec', '--dry-run', ...options, '--', ...program], {env: way.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trimEnd().split('\n');
       const planDir = fs.readFileSync(launcher, 'utf8').match(/^noj_dir='([^']*)'$/m)![1]!;
-      const [launched, bwrap, exec] = timeInterleaved([
+      const [launched, bwrap, exec, underBash] = timeInterleaved([
         {command: launcher, args: [], env: way.env},
         {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])]},
         {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program], env: way.env},
-      ]) as [number, number, number];
+        {command: bashAsSh, args: [launcher], env: way.env},
+      ]) as [number, number, number, number];
       points.push({paths: count, launcher: launched, bwrap, exec});
-      out(`| ${way.name} | ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
+      out(`| ${way.name} | ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(underBash)} ms (${(underBash / bwrap).toFixed(2)}×) | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
     }
     const [launcherColour, bwrapColour, execColour] = colours[wayIndex]!;
     const bwrapVersion = execFileSync('bwrap', ['--version'], {env: way.env, encoding: 'utf8'}).trim().replace(/^bubblewrap /, '');
