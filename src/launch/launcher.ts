@@ -32,6 +32,9 @@
  *     start it; under bash a job started under job control (`set -m`) gets a process group of
  *     its own and is not made to ignore SIGINT and SIGQUIT, as a background job otherwise is,
  *     and GO resets with env(1) whatever the caller left ignored, only when it left anything.
+ *     (It stays in the caller's session then: bubblewrap's monitor keeps the controlling
+ *     terminal, which it never reads; on a terminal set to `stty tostop` an error bubblewrap
+ *     prints would stop it. The sandbox has a session of its own either way.)
  *  4. Relays the terminal's signals to the jail's process group, found in bubblewrap's status
  *     (to the chain before that), and stops and continues the jail with itself on Ctrl-Z and fg.
  *  5. A check that refused, or a jail that never started (no child-pid in the status), goes
@@ -76,10 +79,10 @@ const STRATEGIES: readonly Strategy[] = ['root', 'userns', 'bwrap'];
 export const GO = String.raw`IFS=' 	
 '
 # Field 33 of /proc/PID/stat: the signals this shell was started with ignored.
-noj_ignored() { noj_ignored=${'$'}{31-}; }
+noj_field_33() { noj_ignored=${'$'}{31-}; }
 IFS= read -r noj_l </proc/$$/stat
 set -f
-noj_ignored ${'$'}{noj_l##*) }
+noj_field_33 ${'$'}{noj_l##*) }
 set +f
 IFS= read -r noj_l && [ "$noj_l" = go ] || exit ${MOUNT_FAILED}
 noj_dir=$1 noj_status=$2 noj_tty=$3 noj_env=$4 noj_n=$5
