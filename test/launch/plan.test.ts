@@ -1,7 +1,7 @@
 import {spawnSync} from 'node:child_process';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {envMark, planText, PLAN_MAGIC, shellWords, statPattern, statTime, TERMINAL_MARK, WORDS_FILE, wordsText} from '../../src/launch/plan.js';
+import {envMark, planText, PLAN_MAGIC, shellWords, statPattern, statTime, TERMINAL_MARK, WAY_FILE, WORDS_FILE, wordsText} from '../../src/launch/plan.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const stamps = suite('stat patterns');
@@ -87,6 +87,7 @@ text('should list the mask, the paths and then their patterns, the variables, an
   // Launchers already written compare the first line and source the words by these names.
   assert.is(PLAN_MAGIC, 'nix-overlay-jail launch plan 1');
   assert.is(WORDS_FILE, 'words');
+  assert.is(WAY_FILE, 'way');
 });
 
 text('should refuse a path, a value or a name that would break its lines', () => {

@@ -1,6 +1,6 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {chooseStrategy, hasNativeOverlay, launchArgv, maskView, MOUNT_SCRIPT, type LaunchSpec} from '../../src/mount/strategy.js';
+import {chooseStrategy, hasNativeOverlay, launchArgv, maskView, MOUNT_COMMAND, MOUNT_SCRIPT, UNSHARE, type LaunchSpec} from '../../src/mount/strategy.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const choose = suite('chooseStrategy');
@@ -65,6 +65,14 @@ launch('should map the caller back inside the user namespace', () => {
   assert.equal(argv.slice(uid, uid + 4), ['--uid', '1000', '--gid', '100']);
 });
 
+launch('should begin each way\'s command line with its unshare words, which a launcher starts first (UNSHARE)', () => {
+  for (const way of ['root', 'userns', 'bwrap'] as const) {
+    const argv = launchArgv(spec(way));
+    assert.equal(argv.slice(0, UNSHARE[way].length), [...UNSHARE[way]], way);
+    assert.is(argv[UNSHARE[way].length], way === 'bwrap' ? 'bwrap' : 'sh', way);
+  }
+});
+
 launch('should give bwrap the store first and the mask last (a later --overlay-src is higher)', () => {
   const argv = launchArgv(spec('bwrap'));
   assert.is(argv[0], 'bwrap');
@@ -111,6 +119,7 @@ each('should take a forced strategy that can work, and name the reason of one th
 
 each('should mount, then exec the rest, in a script that gets every path as an argument', () => {
   assert.is(MOUNT_SCRIPT, 'mount -t overlay -o "$1" overlay "$2" || exit 125; shift 2; exec "$@"');
+  assert.ok(MOUNT_SCRIPT.startsWith(`${MOUNT_COMMAND}; `), 'a launcher mounts with the same command');
 });
 
 each('should refuse allowlist masks anywhere but the root mount, saying why', () => {
