@@ -129,6 +129,12 @@ const WARM_PATH = String.raw`
 IFS=' 	
 '
 
+# Files of the plan directory read before it is vouched for: plain files only, so that nothing
+# planted there (a FIFO, a link to a device) is opened.
+noj_plain() {
+  [ -f "$1" ] && [ ! -h "$1" ]
+}
+
 noj_no() {
   noj_why=$1
   return 1
@@ -196,7 +202,7 @@ noj_above() {
 }
 
 noj_verify() {
-  IFS= read -r noj_seal 2>/dev/null <"$noj_dir/seal" || noj_no 'the plan is not sealed' || return
+  noj_plain "$noj_dir/seal" && IFS= read -r noj_seal 2>/dev/null <"$noj_dir/seal" || noj_no 'the plan is not sealed' || return
   noj_k=0
   noj_p=0
   noj_trusted=$(( 2 + noj_owned_count + noj_ancestor_count ))
@@ -318,7 +324,7 @@ noj_suspend() {
 # 3a. The pipeline's first part, a subshell: the stat line of everything the plan names, the
 # checks and the registration; only then is the chain's shell told to go on.
 noj_check() {
-  noj_read 2>/dev/null <"$noj_dir/plan" || { noj_told; return; }
+  { noj_plain "$noj_dir/plan" && noj_read 2>/dev/null <"$noj_dir/plan"; } || { noj_told; return; }
   set --
   noj_i=0
   while [ "$noj_i" -lt "$noj_n" ]; do
@@ -354,7 +360,7 @@ ${WAY_CASES}
 # 3, 4. Start both parts and wait for the chain, relaying signals (noj_relay, noj_suspend).
 noj_launch() {
   noj_status=$noj_dir/run.$$.$noj_start
-  IFS= read -r noj_way 2>/dev/null <"$noj_dir/${WAY_FILE}" || noj_no 'no plan, or one of an earlier version' || return
+  noj_plain "$noj_dir/${WAY_FILE}" && IFS= read -r noj_way 2>/dev/null <"$noj_dir/${WAY_FILE}" || noj_no 'no plan, or one of an earlier version' || return
   case $noj_way in ${STRATEGIES.join('|')}) ;; *) noj_no 'the plan mounts in a way this launcher does not know'; return;; esac
   for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
   trap noj_suspend TSTP

@@ -282,12 +282,21 @@ for (const caller of mountingWays) {
     fs.rmSync(cache, {recursive: true, force: true});
     await fallsBack(/no plan|not the caller's alone|gone/);
 
+    // Planted where a plan's files are read before their directory is vouched for: a FIFO
+    // (which would block) and a link to an endless device are never opened.
+    fs.rmSync(path.join(planDir, 'way'));
+    execFileSync('mkfifo', [path.join(planDir, 'way')]);
+    await fallsBack(/no plan, or one of an earlier version/);
+    fs.rmSync(path.join(planDir, 'plan'));
+    fs.symlinkSync('/dev/zero', path.join(planDir, 'plan'));
+    await fallsBack(/no plan/);
+
     // Writable by others: the plan directory, the plan.
     fs.chmodSync(planDir, 0o777);
     await fallsBack(/the plan directory is not the caller's alone/);
     fs.chmodSync(path.join(planDir, 'plan'), 0o666);
     await fallsBack(/the plan is not the caller's alone|the plan was changed/);
-    tally('mask', 4);
+    tally('mask', 6);
   });
 
   invalidTest('the way the plan says it mounts is only a hint: the words must bear it out, or exec runs', async () => {
