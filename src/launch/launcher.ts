@@ -150,10 +150,9 @@ noj_terminal() {
   set +f
   noj_nr=$5
   noj_start=${'$'}{20-}
-  # Signals 1-31 this shell was started with blocked and ignored (fields 32 and 33).
+  # Signals 1-31 this shell was started with blocked (field 32; GO looks at the ignored ones).
   noj_blocked=${'$'}{30-}
-  noj_ignored=${'$'}{31-}
-  case $noj_blocked$noj_ignored in ''|*[!0-9]*) return 1;; esac
+  case $noj_blocked in ''|*[!0-9]*) return 1;; esac
   [ "$noj_blocked" = 0 ] || noj_no 'signals are blocked, which exec unblocks' || return
   case $noj_nr in ''|*[!0-9]*) return 1;; 0) return 0;; esac
   noj_major=$(( (noj_nr >> 8) & 0xfff ))
@@ -341,7 +340,7 @@ noj_check() {
   noj_told
 }
 
-# Why the check refused the plan, when asked (NIX_OVERLAY_JAIL_REQUIRE_PLAN).
+# Why the plan was not used, when asked (NIX_OVERLAY_JAIL_REQUIRE_PLAN).
 noj_told() {
   [ -z "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ] || printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
 }
@@ -411,7 +410,7 @@ noj_refused=
 noj_mask=
 if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_descriptors && noj_launch "$@"; then :; fi
 if [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
-  [ -n "$noj_refused" ] || printf 'nix-overlay-jail: the launch plan was not used: %s\n' "${'$'}{noj_why:-no plan}" >&2
+  [ -n "$noj_refused" ] || noj_told
   exit 125
 fi
 noj_full "$@"
