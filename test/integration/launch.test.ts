@@ -40,12 +40,15 @@ const launcherCommand = (caller: Caller, launcher: string, args: readonly string
  * The shells a launcher meets: this machine's /bin/sh (dash on Debian), bash, and bash as
  * NixOS's /bin/sh (started as sh: POSIX mode). Each starts the chain its own way (launcher.ts).
  */
+let bashAsSh: string | undefined;
 const posixBash = (): string => {
-  const dir = tempDir('launch-sh');
-  fs.chmodSync(dir, 0o755);
-  const link = path.join(dir, 'sh');
-  fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), link);
-  return link;
+  if (bashAsSh === undefined) {
+    const dir = tempDir('launch-sh');
+    fs.chmodSync(dir, 0o755);
+    bashAsSh = path.join(dir, 'sh');
+    fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
+  }
+  return bashAsSh;
 };
 const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', () => undefined], ['bash', () => 'bash'], ['bash as sh', posixBash]];
 
