@@ -93,7 +93,9 @@ while [ "$noj_i" -lt "$noj_n" ]; do
   shift
   noj_i=$((noj_i + 1))
 done
-. "$noj_dir/${WORDS_FILE}"
+# command: a file that cannot be read or opened is a jail that did not start, not the end of
+# this shell with a status of its own.
+command . "$noj_dir/${WORDS_FILE}" || exit ${MOUNT_FAILED}
 noj_i=0
 while [ "$noj_i" -lt "$noj_n" ]; do
   eval "[ \"\$1\" = \"\$noj_p$noj_i\" ]" || exit ${MOUNT_FAILED}
@@ -105,9 +107,9 @@ case $noj_ignored in 0|'') ;; *) noj_reset=1;; esac
 if [ -n "${'$'}{BASH_VERSION-}" ]; then
   # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
   [ $(( noj_ignored & ~4 )) -ne 0 ] || noj_reset=
-  trap -p QUIT >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
+  { trap -p QUIT; } 2>/dev/null >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
 fi
-exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group"
+command exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" || exit ${MOUNT_FAILED}
 if [ "$#" -ge 6 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "$3" = ${shellQuote(MOUNT_SCRIPT)} ] && [ "$4" = sh ]; then
   shift 4
   ${MOUNT_COMMAND}

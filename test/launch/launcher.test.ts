@@ -55,6 +55,22 @@ go('should run the words only under the prefix they begin with', () => {
   assert.is(other.stdout, '');
 });
 
+go('should end as a jail that did not start (125) when the plan\'s files cannot be read', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-go-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'words'), 'set -- echo ran "$@"\n');
+    // No seccomp, passwd or group: their redirections fail.
+    const noFiles = spawnSync('sh', ['-c', 'exec 9</dev/null; exec sh -c "$0" sh "$@"', GO, dir, path.join(dir, 'run.1.1'), '', '/usr/bin/env', '0'], {input: 'go\n', encoding: 'utf8'});
+    assert.is(noFiles.status, 125, noFiles.stderr);
+    assert.is(noFiles.stdout, '');
+    // No words.
+    const noWords = spawnSync('sh', ['-c', 'exec 9</dev/null; exec sh -c "$0" sh "$@"', GO, path.join(dir, 'gone'), path.join(dir, 'run.1.1'), '', '/usr/bin/env', '0'], {input: 'go\n', encoding: 'utf8'});
+    assert.is(noWords.status, 125, noWords.stderr);
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true});
+  }
+});
+
 go('should leave words that are not the mount script to run as they are', () => {
   // The mount script's words with another script: not mounted here, run as given.
   const ran = start(['sh', '-c', 'echo "$1 $2"', 'sh', 'opts', 'point', 'echo', 'after'], [], 'go\n');
