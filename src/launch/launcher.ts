@@ -106,7 +106,7 @@ noj_reset=
 case $noj_ignored in 0|'') ;; *) noj_reset=1;; esac
 if [ -n "${'$'}{BASH_VERSION-}" ]; then
   # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
-  [ $(( noj_ignored & ~4 )) -ne 0 ] || noj_reset=
+  [ $(( ${'$'}{noj_ignored:-0} & ~4 )) -ne 0 ] || noj_reset=
   { trap -p QUIT; } 2>/dev/null >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
 fi
 command exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" || exit ${MOUNT_FAILED}

@@ -23,7 +23,7 @@ const TAG_FILE = 'CACHEDIR.TAG';
 const TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n# This directory is a cache of nix-overlay-jail masks.\n';
 
 /** What this tool keeps at the top of a cache directory. */
-const OWN_ENTRIES = new Set(['masks', 'tmp', 'locks', 'closures', 'features.json']);
+const OWN_ENTRIES = new Set(['masks', 'tmp', 'locks', 'closures', 'plans', 'features.json']);
 
 export type MaskMode = 'whiteout' | 'allowlist';
 
@@ -119,9 +119,10 @@ export class MaskCache {
     const cache = new MaskCache(absolute, uid);
     try {
       if (!fs.existsSync(path.join(absolute, TAG_FILE))) {
-        // Another process may be making the same new cache right now: what it writes first
-        // (its tag's temporary file, the subdirectories) is ours too. Anything else is not.
-        const foreign = fs.readdirSync(absolute).filter(name => !OWN_ENTRIES.has(name) && !name.startsWith(`${TAG_FILE}.`));
+        // Another process may be making the same new cache right now: what it writes (its tag,
+        // since the look above, and the tag's temporary file, the subdirectories) is ours too.
+        // Anything else is not.
+        const foreign = fs.readdirSync(absolute).filter(name => !OWN_ENTRIES.has(name) && name !== TAG_FILE && !name.startsWith(`${TAG_FILE}.`));
         if (foreign.length > 0) {
           throw new JailError('cache', `refusing cache directory ${absolute}: it holds ${foreign[0]} and was not made by nix-overlay-jail (no ${TAG_FILE})`);
         }
