@@ -163,28 +163,24 @@ noj_terminal() {
   noj_tty=/dev/pts/$(( (noj_major - 136) * 256 + noj_minor ))
 }
 
+# $2 lines of standard input into $1_0, $1_1, ...
+noj_lines() {
+  noj_i=0
+  while [ "$noj_i" -lt "$2" ]; do
+    IFS= read -r "$1_$noj_i" || return 1
+    noj_i=$((noj_i + 1))
+  done
+}
+
 # 3a. The plan, read as data (on standard input).
 noj_read() {
   IFS= read -r noj_l && [ "$noj_l" = '${PLAN_MAGIC}' ] || noj_no 'no plan, or one of another version' || return
   IFS= read -r noj_mask && IFS= read -r noj_n || return 1
   case $noj_n in ''|*[!0-9]*) return 1;; esac
-  noj_i=0
-  while [ "$noj_i" -lt "$noj_n" ]; do
-    IFS= read -r "noj_path_$noj_i" || return 1
-    noj_i=$((noj_i + 1))
-  done
-  noj_i=0
-  while [ "$noj_i" -lt "$noj_n" ]; do
-    IFS= read -r "noj_pattern_$noj_i" || return 1
-    noj_i=$((noj_i + 1))
-  done
+  noj_lines noj_path "$noj_n" && noj_lines noj_pattern "$noj_n" || return 1
   IFS= read -r noj_e || return 1
   case $noj_e in ''|*[!0-9]*) return 1;; esac
-  noj_i=0
-  while [ "$noj_i" -lt "$noj_e" ]; do
-    IFS= read -r "noj_env_$noj_i" || return 1
-    noj_i=$((noj_i + 1))
-  done
+  noj_lines noj_env "$noj_e" || return 1
   IFS= read -r noj_l && [ "$noj_l" = end ] || noj_no 'the plan is cut short' || return
 }
 
