@@ -22,7 +22,8 @@ import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
 import {envMark, TERMINAL_MARK} from '../launch/plan.js';
 import {registerJail} from '../mask/usage.js';
-import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
+import {bwrapMountsOverlays, bwrapVersion, findOnPath, requireTools, usernsUnavailable} from '../mount/capabilities.js';
+import {plainLayerPaths} from '../mount/options.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
 import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
@@ -177,18 +178,21 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const userSetenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
 
+  const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
   const isRoot = process.getuid?.() === 0;
   const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
+  const auto = options.mountWith === 'auto' && !isRoot;
   const strategy = chooseStrategy(options.mountWith, {
     isRoot,
     usernsUnavailable: noUserns,
     // Asking bubblewrap its version costs a process: only when the choice depends on it.
-    bwrapVersion: options.mountWith === 'bwrap' || (!isRoot && options.mountWith === 'auto' && noUserns) ? bwrapVersion() : undefined,
+    bwrapVersion: options.mountWith === 'bwrap' || (auto && noUserns) ? bwrapVersion() : undefined,
+    // Masks lie in the cache (masks/KEY/layer, KEY hex), stacked over the store.
+    bwrapOverlayUsable: auto && !noUserns && plainLayerPaths([cacheDir, storeDir]) && bwrapMountsOverlays(findOnPath('bwrap')),
   });
   requireTools(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']);
 
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
-  const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(options.env));
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const programClosure = await closureFor(options, cache, cacheDir, entry, given);
   const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];

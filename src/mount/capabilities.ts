@@ -60,6 +60,28 @@ export const requireTools = (names: readonly string[]): void => {
   }
 };
 
+/** bubblewrap's option for an overlay's lower layers (0.11.0 and later): what the probe below looks for. */
+const OVERLAY_OPTION = Buffer.from('--overlay-src');
+/** Far more than any bubblewrap (0.12 is ~190 KB): a larger file is not read. */
+const PROBE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Whether the bubblewrap at this path can mount overlays itself, read from its file rather
+ * than asked (its --version costs a process, ~2 ms, on every exec): a regular file that knows
+ * --overlay-src, and not set-user-ID, which bubblewrap refuses overlays under. A wrapper
+ * script, or anything unreadable, answers no: the choice then stays with the user namespace.
+ */
+export const bwrapMountsOverlays = (file: string | undefined): boolean => {
+  if (file === undefined) return false;
+  try {
+    const stat = fs.statSync(file);
+    if (!stat.isFile() || (stat.mode & 0o4000) !== 0 || stat.size > PROBE_LIMIT) return false;
+    return fs.readFileSync(file).includes(OVERLAY_OPTION);
+  } catch {
+    return false;
+  }
+};
+
 export const bwrapVersion = (): number[] | undefined => {
   const result = childProcess.spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
   const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(result.stdout ?? '');

@@ -59,8 +59,13 @@ export const overlayLowerLayers = (superOptions: string): string[] | undefined =
  * bubblewrap ≥ 0.11 builds the option string itself from `--overlay-src` paths; rather than
  * rely on its escaping, refuse the characters the syntax gives meaning to.
  */
+const UNPLAIN = /[,:\\"\n\0]/;
+
+/** Whether bubblewrap can be given these directories (and any below them) as layers. */
+export const plainLayerPaths = (dirs: readonly string[]): boolean => !dirs.some(dir => UNPLAIN.test(dir));
+
 export const assertPlainLayerPath = (dir: string): void => {
-  if (/[,:\\"\n\0]/.test(dir)) {
+  if (!plainLayerPaths([dir])) {
     throw new JailError('usage', `cannot pass ${JSON.stringify(dir)} to bwrap --overlay-src: it holds a comma, colon, backslash, quote or newline (use --mount-with userns or root)`);
   }
 };

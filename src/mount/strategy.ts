@@ -7,7 +7,8 @@
  *  userns  an ordinary user: the same inside an unprivileged user namespace (Linux ≥ 5.11
  *          allows overlay there), with bubblewrap nested inside mapping the caller back;
  *  bwrap   bubblewrap ≥ 0.11.0 mounts the overlay itself (--overlay-src, --ro-overlay: new in
- *          0.11.0, by its NEWS; 0.9 and 0.10 have no overlay options).
+ *          0.11.0, by its NEWS; 0.9 and 0.10 have no overlay options). An ordinary user's
+ *          first choice where it can: an equal jail with two processes fewer.
  *
  * Between unshare and bubblewrap a fixed shell script does the mount. Its text never changes;
  * every path and option reaches it as a positional parameter, so nothing is interpreted.
@@ -43,6 +44,13 @@ export interface Capabilities {
   usernsUnavailable?: string | undefined;
   /** bubblewrap's version as [major, minor, patch], when it was asked for. */
   bwrapVersion?: readonly number[] | undefined;
+  /**
+   * Whether bubblewrap can mount overlays itself and the layers' paths can be passed to it
+   * (the probe of its file, and assertPlainLayerPath): then auto prefers it to the user
+   * namespace, whose unshare and mount are two processes more (a launcher's warm start
+   * ~3.5 ms, exec's ~4 ms).
+   */
+  bwrapOverlayUsable?: boolean | undefined;
 }
 
 /** The first bubblewrap with --overlay-src and --ro-overlay. */
@@ -66,8 +74,9 @@ export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Stra
       }
       return 'bwrap';
     case 'auto':
+      // Real root keeps its own mount: only it can stack an allowlist mask.
       if (caps.isRoot) return 'root';
-      if (!caps.usernsUnavailable) return 'userns';
+      if (!caps.usernsUnavailable) return caps.bwrapOverlayUsable ? 'bwrap' : 'userns';
       if (hasNativeOverlay(caps.bwrapVersion)) return 'bwrap';
       throw new JailError('missing-tool', `${caps.usernsUnavailable}; alternatively install bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later, which mounts the overlay itself`);
   }

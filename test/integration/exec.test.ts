@@ -360,6 +360,55 @@ faults.run();
 
 // ---
 
+const choice = suite('exec\'s choice of mounting for an ordinary user');
+const choiceTest = when(choice, missing('test-user', 'nix', 'bwrap-0.11'));
+
+/** The way exec --dry-run says it mounts; the jail must then run, showing the closure alone. */
+const mountedBy = (cache: string, env: NodeJS.ProcessEnv, extra: string[] = []): string => {
+  const fixture = buildFixture();
+  const args = ['exec', '--cache-dir', cache, ...extra, '--', path.join(fixture.app, 'bin', 'sh'), '-c', 'ls -a -1 /nix/store; exit 7'];
+  const plan = runAsUser(withOptions(args, '--dry-run'), {env});
+  assert.is(plan.status, 0, plan.stderr);
+  const way = /, mount (\w+),/.exec(plan.stderr)?.[1] ?? `none in: ${plan.stderr}`;
+  const result = runAsUser(args, {env});
+  assert.is(result.status, 7, result.stderr);
+  assert.equal(result.stdout.trim().split('\n').sort(), ['.', '..', ...baseNames(fixture.closure)].sort());
+  return way;
+};
+
+choiceTest('should let bubblewrap 0.11+ mount the overlay when it is on PATH, and the user namespace otherwise', () => {
+  const cache = tempDir('cache', TEST_USER);
+  assert.is(mountedBy(cache, withNewBwrap(userEnv())), 'bwrap');
+  // Debian 12's 0.8 cannot.
+  assert.is(mountedBy(cache, userEnv()), 'userns');
+  // Forced, a way is kept.
+  assert.is(mountedBy(cache, withNewBwrap(userEnv()), ['--mount-with', 'userns']), 'userns');
+});
+
+choiceTest('should keep the user namespace for a bubblewrap it cannot vouch for, or layers bubblewrap cannot be given', () => {
+  // A wrapper script says 0.11 but is no bubblewrap binary: not read as one.
+  const dir = tempDir('bwrap-wrapper');
+  fs.writeFileSync(path.join(dir, 'bwrap'), `#!/bin/sh\nif [ "$1" = --version ]; then echo "bubblewrap 0.11.0"; exit 0; fi\nexec '${NEW_BWRAP_DIR}/bwrap' "$@"\n`, {mode: 0o755});
+  assert.is(mountedBy(tempDir('cache', TEST_USER), {...userEnv(), PATH: `${dir}:${userEnv()['PATH'] ?? ''}`}), 'userns');
+  // A cache whose path holds a comma: bubblewrap would have to be given it in --overlay-src.
+  const comma = path.join(tempDir('cache', TEST_USER), 'a,b');
+  fs.mkdirSync(comma);
+  execFileSync('chown', [TEST_USER, comma]);
+  assert.is(mountedBy(comma, withNewBwrap(userEnv())), 'userns');
+  tally('input', 2);
+});
+
+when(choice, missing('root', 'nix', 'bwrap-0.11'))('should keep root\'s own mount for root, with bubblewrap 0.11+ on PATH', () => {
+  const args = ['exec', '--dry-run', '--cache-dir', tempDir('cache'), '--', path.join(buildFixture().app, 'bin', 'sh'), '-c', 'true'];
+  const result = run(args, {env: withNewBwrap(nixEnv())});
+  assert.is(result.status, 0, result.stderr);
+  assert.match(result.stderr, /, mount root,/);
+});
+
+choice.run();
+
+// ---
+
 const elsewhere = suite('exec with a store kept elsewhere (--store)');
 const elsewhereTest = when(elsewhere, missing('root', 'nix', 'bwrap'));
 

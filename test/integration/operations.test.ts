@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, run, runAsUser, tempDir} from '../helpers/cli.js';
-import {missing, when} from '../helpers/env.js';
+import {CLI, run, runAsUser, tempDir, userEnv} from '../helpers/cli.js';
+import {missing, when, withNewBwrap} from '../helpers/env.js';
 import {buildFixture, busyboxStorePath, nixEnv, NO_SUBSTITUTES, ROOT} from '../helpers/nix.js';
 import {closureFile, makeStore} from '../helpers/store.js';
 import {tally} from '../helpers/tally.js';
@@ -92,6 +92,12 @@ when(doctor, missing('test-user', 'bwrap'))('should find a user namespace path f
   assert.is(report.strategy, 'userns');
   assert.is(report.checks.find(check => check.name === 'overlay in a user namespace')?.status, 'ok');
   assert.is(report.checks.find(check => check.name === 'trusted xattrs')?.status, 'warning');
+});
+
+when(doctor, missing('test-user', 'bwrap-0.11'))('should say an ordinary user\'s bubblewrap 0.11+ mounts, as exec chooses', () => {
+  const result = runAsUser(['doctor', '--json'], {env: withNewBwrap(userEnv())});
+  assert.is(result.status, 0, result.stdout + result.stderr);
+  assert.is(doctorJson(result).strategy, 'bwrap');
 });
 
 doctor.run();

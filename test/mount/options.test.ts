@@ -1,6 +1,6 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {assertPlainLayerPath, escapeLayer, overlayLowerLayers, overlayOptions} from '../../src/mount/options.js';
+import {assertPlainLayerPath, escapeLayer, plainLayerPaths, overlayLowerLayers, overlayOptions} from '../../src/mount/options.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const options = suite('overlay options');
@@ -22,6 +22,14 @@ options('should refuse what the option syntax cannot carry', () => {
 options('should refuse special characters for bwrap --overlay-src', () => {
   assert.not.throws(() => assertPlainLayerPath('/plain path/with spaces'));
   for (const bad of ['/a,b', '/a:b', '/a\\b']) assert.throws(() => assertPlainLayerPath(bad), /cannot pass/);
+});
+
+options('should tell whether every directory can be given to bubblewrap as a layer', () => {
+  assert.ok(plainLayerPaths(['/home/a b/.cache', '/nix/store']));
+  assert.ok(plainLayerPaths([]));
+  for (const bad of ['/a,b', '/a:b', '/a\\b', '/a"b', '/a\nb', '/a\0b']) {
+    assert.not.ok(plainLayerPaths(['/nix/store', bad]), bad);
+  }
 });
 
 options.run();

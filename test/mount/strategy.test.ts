@@ -15,6 +15,15 @@ choose('should use a user namespace for an ordinary user, and bwrap 0.11+ when t
   assert.is(chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: [1, 0, 0]}), 'bwrap');
 });
 
+choose('should prefer bubblewrap mounting for an ordinary user where it can, never for root', () => {
+  assert.is(chooseStrategy('auto', {isRoot: false, bwrapOverlayUsable: true}), 'bwrap');
+  assert.is(chooseStrategy('auto', {isRoot: false, bwrapOverlayUsable: false}), 'userns');
+  assert.is(chooseStrategy('auto', {isRoot: true, bwrapOverlayUsable: true}), 'root');
+  // Forced ways are as forced.
+  assert.is(chooseStrategy('userns', {isRoot: false, bwrapOverlayUsable: true}), 'userns');
+  assert.is(chooseStrategy('root', {isRoot: true, bwrapOverlayUsable: true}), 'root');
+});
+
 choose('should not take bubblewrap 0.9 or 0.10, which have no overlay options', () => {
   for (const version of [[0, 9, 0], [0, 10, 0], [0, 10, 9]]) {
     assert.throws(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', bwrapVersion: version}), /alternatively install bubblewrap 0\.11\.0 or later/);

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {suite} from 'uvu';
+import * as assert from 'uvu/assert';
+import {bwrapMountsOverlays} from '../../src/mount/capabilities.js';
+
+const probe = suite('bwrapMountsOverlays');
+let dir = '';
+
+probe.before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-bwrap-probe-'));
+});
+probe.after(() => fs.rmSync(dir, {recursive: true, force: true}));
+
+const file = (name: string, data: string | Buffer, mode = 0o755): string => {
+  const target = path.join(dir, name);
+  fs.writeFileSync(target, data, {mode});
+  fs.chmodSync(target, mode);
+  return target;
+};
+
+probe('should say yes for a bubblewrap that knows --overlay-src', () => {
+  // As in the binary: the option's name among other strings, NUL-terminated.
+  assert.ok(bwrapMountsOverlays(file('new', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from('--bind\0--overlay-src\0--ro-overlay\0')]))));
+});
+
+probe('should say no for one that does not, or that cannot be read as a file', () => {
+  assert.not.ok(bwrapMountsOverlays(file('old', '\x7fELF\0--bind\0--ro-bind\0--overlay\0')));
+  assert.not.ok(bwrapMountsOverlays(file('wrapper', '#!/bin/sh\nexec /somewhere/bwrap "$@"\n')));
+  assert.not.ok(bwrapMountsOverlays(undefined));
+  assert.not.ok(bwrapMountsOverlays(path.join(dir, 'missing')));
+  assert.not.ok(bwrapMountsOverlays(dir));
+});
+
+probe('should say no for a set-user-ID bubblewrap, which refuses overlays', () => {
+  // The owner may set the bit on a file of their own.
+  const setuid = file('setuid', '--overlay-src', 0o4755);
+  assert.is(fs.statSync(setuid).mode & 0o4000, 0o4000);
+  assert.not.ok(bwrapMountsOverlays(setuid));
+  fs.chmodSync(setuid, 0o755);
+  assert.ok(bwrapMountsOverlays(setuid));
+});
+
+probe.run();
