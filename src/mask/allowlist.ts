@@ -21,7 +21,7 @@ import type {StoreEntryName} from '../store.js';
 import {CACHE_FORMAT, type MaskCache, type MaskState, maskKey, maskLayout, readMaskState, storeStateOf} from './cache.js';
 import {binEntriesAndSystemFiles} from './build.js';
 import {acquireLock} from './lock.js';
-import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
+import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned, unlessRemoved} from './publish.js';
 import {makeWhiteout} from './whiteout.js';
 import {setXattrs, type XattrAssignment} from './xattr.js';
 
@@ -124,8 +124,11 @@ export const ensureAllowlistMask = async (cache: MaskCache, request: AllowlistRe
 
   const cached = readMaskState(layout.state);
   if (cached) {
-    assertMaskOwned(cache, maskDir, 'allowlist');
-    return result('cached', await ensureIntact(cache, key, cached, request.closure));
+    const intact = await unlessRemoved(maskDir, async () => {
+      assertMaskOwned(cache, maskDir, 'allowlist');
+      return ensureIntact(cache, key, cached, request.closure);
+    });
+    if (intact !== undefined) return result('cached', intact);
   }
   const lock = await acquireLock(cache.lockFile(key));
   let current: MaskState | undefined;

@@ -25,7 +25,7 @@ import {
 import {acquireLock} from './lock.js';
 import {planEntry} from './plan.js';
 import {assertLayerIntact, layerStamp} from './integrity.js';
-import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned} from './publish.js';
+import {assertMaskOwned, buildAndPublish, ensureIntact, removeAbandoned, unlessRemoved} from './publish.js';
 import {WhiteoutWriter, listDirectory, readJournal} from './whiteout.js';
 
 /** How close to "now" a store change must be for its mtime to prove nothing (coarse clocks). */
@@ -254,8 +254,11 @@ export const ensureWhiteoutMask = async (cache: MaskCache, request: MaskRequest)
 
   const cached = readMaskState(layout.state);
   if (cached && isFresh(cached, store)) {
-    assertMaskOwned(cache, maskDir, 'whiteout');
-    return result('cached', await ensureIntact(cache, key, cached, request.closure), 0);
+    const intact = await unlessRemoved(maskDir, async () => {
+      assertMaskOwned(cache, maskDir, 'whiteout');
+      return ensureIntact(cache, key, cached, request.closure);
+    });
+    if (intact !== undefined) return result('cached', intact, 0);
   }
 
   const lock = await acquireLock(cache.lockFile(key));

@@ -27,6 +27,21 @@ export const assertMaskOwned = (cache: MaskCache, maskDir: string, mode: MaskMod
 };
 
 /**
+ * The look at a published mask that exec takes without its lock (the owner checks, and the
+ * layer's stamp): undefined when the mask went meanwhile (gc removes a mask it finds unused,
+ * under the lock), so that the caller takes the lock and builds it again. A mask that is still
+ * there and fails a check is refused as before.
+ */
+export const unlessRemoved = async <T>(maskDir: string, look: () => Promise<T>): Promise<T | undefined> => {
+  try {
+    return await look();
+  } catch (error) {
+    if (!fs.existsSync(maskLayout(maskDir).state)) return undefined;
+    throw error;
+  }
+};
+
+/**
  * Check a published mask's layer before it is used (see integrity.ts), and record its new stamp
  * when a full check was needed. Cheap while the stamp holds; the rare full check and the state
  * update happen under the mask's lock.
