@@ -67,7 +67,8 @@ ${MASK_HELP}
 
   Mounting:
     --mount-with HOW         auto (default), root, userns or bwrap (bubblewrap >= 0.11.0
-                             mounts the overlay itself; 0.9 and 0.10 cannot)
+                             mounts the overlay itself; 0.9 and 0.10 cannot). auto: root
+                             for root; for others bwrap where it can, else userns
 
   The sandbox (new user, pid, ipc, uts and cgroup namespaces, no network, fresh /proc,
   minimal /dev, tmpfs /tmp, dies with its parent, environment cleared, descriptors 0-2 only):

@@ -22,24 +22,34 @@ const file = (name: string, data: string | Buffer, mode = 0o755): string => {
 
 probe('should say yes for a bubblewrap that knows --overlay-src', () => {
   // As in the binary: the option's name among other strings, NUL-terminated.
-  assert.ok(bwrapMountsOverlays(file('new', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from('--bind\0--overlay-src\0--ro-overlay\0')]))));
+  assert.is(bwrapMountsOverlays(file('new', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from('--bind\0--overlay-src\0--ro-overlay\0')]))), true);
 });
 
 probe('should say no for one that does not, or that cannot be read as a file', () => {
-  assert.not.ok(bwrapMountsOverlays(file('old', '\x7fELF\0--bind\0--ro-bind\0--overlay\0')));
-  assert.not.ok(bwrapMountsOverlays(file('wrapper', '#!/bin/sh\nexec /somewhere/bwrap "$@"\n')));
-  assert.not.ok(bwrapMountsOverlays(undefined));
-  assert.not.ok(bwrapMountsOverlays(path.join(dir, 'missing')));
-  assert.not.ok(bwrapMountsOverlays(dir));
+  assert.is(bwrapMountsOverlays(file('old', '\x7fELF\0--bind\0--ro-bind\0--overlay\0')), false);
+  assert.is(bwrapMountsOverlays(file('wrapper', '#!/bin/sh\nexec /somewhere/bwrap "$@"\n')), false);
+  assert.is(bwrapMountsOverlays(undefined), false);
+  assert.is(bwrapMountsOverlays(path.join(dir, 'missing')), false);
+  assert.is(bwrapMountsOverlays(dir), false);
+});
+
+probe('should not read a file larger than 8 MiB, far more than any bubblewrap', () => {
+  const huge = file('huge', '');
+  // Sparse, the option's name at its end: 8 MiB exactly is read, a byte more is not.
+  fs.truncateSync(huge, 8 * 1024 * 1024 - '--overlay-src'.length);
+  fs.appendFileSync(huge, '--overlay-src');
+  assert.is(bwrapMountsOverlays(huge), true);
+  fs.appendFileSync(huge, '\n');
+  assert.is(bwrapMountsOverlays(huge), false);
 });
 
 probe('should say no for a set-user-ID bubblewrap, which refuses overlays', () => {
   // The owner may set the bit on a file of their own.
   const setuid = file('setuid', '--overlay-src', 0o4755);
   assert.is(fs.statSync(setuid).mode & 0o4000, 0o4000);
-  assert.not.ok(bwrapMountsOverlays(setuid));
+  assert.is(bwrapMountsOverlays(setuid), false);
   fs.chmodSync(setuid, 0o755);
-  assert.ok(bwrapMountsOverlays(setuid));
+  assert.is(bwrapMountsOverlays(setuid), true);
 });
 
 probe.run();
