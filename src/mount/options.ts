@@ -56,8 +56,9 @@ export const overlayLowerLayers = (superOptions: string): string[] | undefined =
 };
 
 /**
- * bubblewrap ≥ 0.11 builds the option string itself from `--overlay-src` paths; rather than
- * rely on its escaping, refuse the characters the syntax gives meaning to.
+ * The characters overlayfs's option syntax gives meaning to. bubblewrap ≥ 0.11 builds the
+ * option string itself from `--overlay-src` paths; rather than rely on its escaping, paths
+ * that hold them are not given to it.
  */
 const UNPLAIN = /[,:\\"\n\0]/;
 
