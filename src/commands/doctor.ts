@@ -11,8 +11,7 @@ import {hostProbe} from '../host/request.js';
 import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
-import {bwrapMountsOverlays, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
-import {plainLayerPaths} from '../mount/options.js';
+import {bwrapOverlayUsable, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
 import {hasNativeOverlay, MOUNT_SCRIPT, NATIVE_OVERLAY_SINCE} from '../mount/strategy.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'failure';
@@ -213,7 +212,7 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
 
   const base = Boolean(tools['bwrap'] && overlayfs && tools['mknod'] && !whiteoutProblem);
   // As exec's auto choice (chooseStrategy): an ordinary user's bubblewrap mounts when it can.
-  const bwrapOverlay = hasNativeOverlay(version) && bwrapMountsOverlays(tools['bwrap']) && plainLayerPaths([cacheDir, options.storeDir]);
+  const bwrapOverlay = hasNativeOverlay(version) && bwrapOverlayUsable(tools['bwrap'], cacheDir, options.storeDir);
   const strategy: DoctorReport['strategy'] = !base ? 'none'
     : isRoot && rootOverlay && tools['unshare'] ? 'root'
       : usernsOverlay ? bwrapOverlay ? 'bwrap' : 'userns'

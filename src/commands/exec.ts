@@ -22,8 +22,7 @@ import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
 import {envMark, TERMINAL_MARK} from '../launch/plan.js';
 import {registerJail} from '../mask/usage.js';
-import {bwrapMountsOverlays, bwrapVersion, findOnPath, requireTools, usernsUnavailable} from '../mount/capabilities.js';
-import {plainLayerPaths} from '../mount/options.js';
+import {bwrapOverlayUsable, bwrapVersion, findOnPath, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
 import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
@@ -187,8 +186,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     usernsUnavailable: noUserns,
     // Asking bubblewrap its version costs a process: only when the choice depends on it.
     bwrapVersion: options.mountWith === 'bwrap' || (auto && noUserns) ? bwrapVersion() : undefined,
-    // Masks lie in the cache (masks/KEY/layer, KEY hex), stacked over the store.
-    bwrapOverlayUsable: auto && !noUserns && plainLayerPaths([cacheDir, storeDir]) && bwrapMountsOverlays(findOnPath('bwrap')),
+    bwrapOverlayUsable: auto && !noUserns && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
   });
   requireTools(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']);
 

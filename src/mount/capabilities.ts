@@ -7,6 +7,7 @@ import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {JailError} from '../errors.js';
+import {plainLayerPaths} from './options.js';
 
 export const readSysctl = (name: string): string | undefined => {
   try {
@@ -81,6 +82,14 @@ export const bwrapMountsOverlays = (file: string | undefined): boolean => {
     return false;
   }
 };
+
+/**
+ * Whether auto may let this bubblewrap mount an ordinary user's jail: it can mount overlays, and
+ * the cache's and the store's paths (masks lie at CACHE/masks/KEY/layer, KEY hex) can be given
+ * to it as layers.
+ */
+export const bwrapOverlayUsable = (bwrap: string | undefined, cacheDir: string, storeDir: string): boolean =>
+  plainLayerPaths([cacheDir, storeDir]) && bwrapMountsOverlays(bwrap);
 
 export const bwrapVersion = (): number[] | undefined => {
   const result = childProcess.spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});

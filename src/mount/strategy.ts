@@ -46,7 +46,7 @@ export interface Capabilities {
   bwrapVersion?: readonly number[] | undefined;
   /**
    * Whether bubblewrap can mount overlays itself and the layers' paths can be passed to it
-   * (bwrapMountsOverlays, plainLayerPaths): then auto prefers it to the user
+   * (bwrapOverlayUsable in capabilities.ts): then auto prefers it to the user
    * namespace, whose unshare and mount are two processes more (a launcher's warm start
    * ~3.5 ms, exec's ~4 ms).
    */
