@@ -44,8 +44,14 @@ const bwrapMounting = (caller: Caller): Caller => withArgs(caller, `${caller.nam
   mountWith: 'bwrap',
 });
 
+/**
+ * The user namespace named, not left to auto: where the host's own bubblewrap is 0.11 or later,
+ * auto would pick bubblewrap for the user, and no suite would run the user namespace.
+ */
+const userns = withArgs(user, user.name, ['--mount-with', 'userns']);
+
 /** One caller for each mounting way: root, the user namespace, bubblewrap as root and as a user. */
-export const mountingWays: Caller[] = [root, user, bwrapMounting(root), bwrapMounting(user)];
+export const mountingWays: Caller[] = [root, userns, bwrapMounting(root), bwrapMounting(user)];
 
 /** Every mounting way and, as root, each mask kind and the execute-only store. */
 export const everyJailKind: Caller[] = [
@@ -53,8 +59,8 @@ export const everyJailKind: Caller[] = [
   withArgs(root, 'root with a whiteout mask', ['--mode', 'whiteout']),
   withArgs(root, 'root with a whiteout mask and --exec-only', ['--mode', 'whiteout', '--exec-only']),
   withArgs(root, 'root with an allowlist mask and --exec-only', ['--exec-only']),
-  user,
-  withArgs(user, 'an ordinary user with --exec-only', ['--exec-only']),
+  userns,
+  withArgs(userns, 'an ordinary user with --exec-only', ['--exec-only']),
   bwrapMounting(root),
   bwrapMounting(user),
 ];
