@@ -12,7 +12,7 @@ import {codeCacheState} from '../launcher-globals.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapOverlayUsable, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
-import {hasNativeOverlay, MOUNT_SCRIPT, NATIVE_OVERLAY_SINCE} from '../mount/strategy.js';
+import {hasNativeOverlay, MOUNT_SCRIPT, NATIVE_OVERLAY_SINCE, UNSHARE} from '../mount/strategy.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'failure';
 
@@ -87,8 +87,8 @@ const probeOverlay = async (inUserNamespace: boolean): Promise<string | undefine
     fs.writeFileSync(path.join(scratch, 'lower', 'shown'), '');
     const mknod = await execa('mknod', [path.join(scratch, 'upper', 'hidden'), 'c', '0', '0'], {reject: false});
     if (mknod.failed) return `cannot make a whiteout in ${os.tmpdir()}: ${mknod.stderr.trim()}`;
-    const unshare = inUserNamespace ? ['--user', '--map-root-user', '--mount'] : ['--mount'];
-    const result = await execa('unshare', [...unshare, '--propagation', 'private', '--', 'sh', '-c', MOUNT_SCRIPT, 'sh',
+    const [unshare, ...namespaces] = UNSHARE[inUserNamespace ? 'userns' : 'root'];
+    const result = await execa(unshare!, [...namespaces, 'sh', '-c', MOUNT_SCRIPT, 'sh',
       `ro,lowerdir=${path.join(scratch, 'upper')}:${path.join(scratch, 'lower')}`, path.join(scratch, 'merged'),
       'ls', '-A', path.join(scratch, 'merged')], {reject: false});
     if (result.failed) return (result.stderr.trim().split('\n').pop() ?? '') || `exit ${result.exitCode}`;

@@ -14,7 +14,7 @@ import {assertMaskOwned} from '../mask/publish.js';
 import {readJournal} from '../mask/whiteout.js';
 import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {overlayOptions} from '../mount/options.js';
-import {chooseStrategy, MOUNT_SCRIPT, type StrategyChoice} from '../mount/strategy.js';
+import {chooseStrategy, MOUNT_SCRIPT, UNSHARE, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
 import {planHost, withAdded} from '../host/request.js';
 import type {AddedEntry} from '../host/resources.js';
@@ -94,9 +94,9 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
   const mountPoint = fs.mkdtempSync(`${cache.tmpDir()}/verify-`);
   let listing: string[];
   try {
-    const unshare = strategy === 'root' ? ['--mount'] : ['--user', '--map-root-user', '--mount'];
+    const [unshare, ...namespaces] = UNSHARE[strategy === 'root' ? 'root' : 'userns'];
     const listed = `${mountPoint}/${mask.view.storeSubdir}`;
-    const result = await execa('unshare', [...unshare, '--propagation', 'private', '--', 'sh', '-c', MOUNT_SCRIPT, 'sh',
+    const result = await execa(unshare!, [...namespaces, 'sh', '-c', MOUNT_SCRIPT, 'sh',
       overlayOptions(mask.view.layersTopFirst, mask.view.options), mountPoint,
       'find', listed, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\0'], {reject: false, stripFinalNewline: false});
     if (result.failed) throw new JailError('mount', `cannot mount the mask to verify it: ${result.stderr.trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
