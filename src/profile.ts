@@ -11,8 +11,11 @@ import type {FlagSpec} from './argv.js';
 import {absoluteOptions} from './commands/wrap.js';
 import {JailError} from './errors.js';
 
-/** Options a profile cannot hold: they are about this one run (or launcher), not about the jail. */
-export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force', 'desktop-file', 'desktop-name']);
+/**
+ * Options a profile cannot hold: they are about this one run (or launcher), not about the jail,
+ * or are a launcher's own (--launch-plan, --launch-words).
+ */
+export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force', 'desktop-file', 'desktop-name', 'launch-plan', 'launch-words']);
 
 const camel = (kebab: string): string => kebab.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
@@ -21,7 +24,8 @@ export const profileOptions = (value: unknown, file: string, specs: Readonly<Rec
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw wrong('not a JSON object of options');
   const words: string[] = [];
   for (const [key, given] of Object.entries(value as Record<string, unknown>)) {
-    const spec = /^[a-z][a-z0-9-]*$/.test(key) && !NOT_IN_PROFILES.has(key) ? specs[camel(key)] : undefined;
+    // Only the table's own names: `constructor` or `to-string` are no options, whatever objects inherit.
+    const spec = /^[a-z][a-z0-9-]*$/.test(key) && !NOT_IN_PROFILES.has(key) && Object.hasOwn(specs, camel(key)) ? specs[camel(key)] : undefined;
     if (spec === undefined) throw wrong(`unknown option ${JSON.stringify(key)}`);
     if (spec.type === 'boolean') {
       if (typeof given !== 'boolean') throw wrong(`${JSON.stringify(key)} must be true or false`);

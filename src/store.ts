@@ -17,6 +17,12 @@ export const SYSTEM_LINKS = [['bin/sh', '/bin/sh'], ['bin/env', '/usr/bin/env']]
 
 export type StoreEntryName = string;
 
+/** Whether a mount at `dest` in the jail would cover or replace its /nix/store: the store, a path in it, one above it. */
+export const coversStore = (dest: string): boolean => {
+  const absolute = path.posix.resolve('/', dest);
+  return absolute === '/' || absolute === JAIL_STORE || absolute.startsWith(`${JAIL_STORE}/`) || JAIL_STORE.startsWith(`${absolute}/`);
+};
+
 /**
  * Whether a name can be a store entry. Nix names are `[0-9a-z]{32}-[A-Za-z0-9+\-._?=]+`, but a
  * store given with `--store` may hold other names, so only what no directory entry can be

@@ -60,12 +60,14 @@ export const wrapCli: Command = {
     const [command, ...args] = operands;
     if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
     if (flags['launchPlan'] !== undefined || flags['launchWords'] !== undefined) throw new JailError('usage', 'wrap makes its launcher\'s plan itself: no --launch-plan');
+    // A launcher carrying --dry-run would only ever print its plan.
+    if (flags['dryRun']) throw new JailError('usage', 'wrap --dry-run would write a launcher that only dry-runs: see the jail with exec --dry-run, then wrap without it');
     const {jailPath} = resolveCommand(command, path.resolve(String(flags['store'])), process.env['PATH']);
     const execOptions = absoluteOptions(options.filter(option => !/^--(out|force|no-force|desktop-file|desktop-name)(=|$)/.test(option)), process.cwd());
     const node = process.execPath;
     const cli = binaryPath();
     const jailCommand = [jailPath, ...args];
-    const plan = flags['dryRun'] ? undefined : await launcherPlan(flags['cacheDir'] as string | undefined, [node, cli, ...execOptions, '--', ...jailCommand]);
+    const plan = await launcherPlan(flags['cacheDir'] as string | undefined, [node, cli, ...execOptions, '--', ...jailCommand]);
     const out = wrapCommand({
       out: String(flags['out']),
       force: Boolean(flags['force']),

@@ -199,7 +199,6 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly})), ...(bus === undefined ? [] : proxyBinds(bus.plan, bus.dir))];
   const {statusFd, seccompFd, passwdFd, groupFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
   const closure = await withAdded(programClosure, host, async entries => (await cachedClosure(storeDir, entries, cache, cacheDir, options.dryRun)).entries);
-  assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0});
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'
     ? allowlistUnavailable(cacheDir, storeDir, !options.dryRun)
@@ -243,6 +242,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     ...(options.noSystemLinks ? [] : systemLinks(closure.roots, (entry, file) => isFile(path.join(storeDir, entry, file)), file => systemFiles[file])),
     ...hostLinks,
   ];
+  assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0, links});
 
   const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]};
   const commandLine = (terminal: string | undefined, env: Record<string, string>): string[] => launchArgv({

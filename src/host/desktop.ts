@@ -9,6 +9,7 @@
  * a socket of xdg-dbus-proxy's, which passes on only what the names allow (bus.ts runs it).
  */
 import path from 'node:path';
+import {JailError} from '../errors.js';
 import type {HostResource} from './resources.js';
 import {displayCookies, localDisplay, parseXauthority, serializeXauthority} from './xauth.js';
 
@@ -25,6 +26,8 @@ export interface DesktopIntegration {
 
 export interface DesktopProbe {
   exists: (candidate: string) => boolean;
+  /** Whether the path (its links followed) is a socket. */
+  isSocket: (candidate: string) => boolean;
   env: Readonly<Record<string, string | undefined>>;
   /** A file's bytes, or undefined when it cannot be read (the Xauthority). */
   readFile: (file: string) => Buffer | undefined;
@@ -112,17 +115,27 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
   const runtime = runtimeDir(env, probe.uid);
   const hostRuntime = env['XDG_RUNTIME_DIR'] !== undefined && path.isAbsolute(env['XDG_RUNTIME_DIR']) ? runtime : undefined;
   let usesRuntime = false;
-  const socket = (source: string, by: string): void => {
-    plan.resources.push({source, dest: source, readOnly: true, by});
+  const socket = (source: string, by: string, variable: string): void => {
+    plan.resources.push({source, dest: source, readOnly: true, by, variable});
   };
   const present = (file: string | undefined): file is string => file !== undefined && probe.exists(file);
+  /**
+   * Whether a server's socket is there: a path the caller's variables name is bound (or
+   * connected to) only when it is a socket, never a directory or file that happens to be there.
+   */
+  const serving = (file: string | undefined, by: string, variable: string): file is string => {
+    if (!present(file)) return false;
+    if (!probe.isSocket(file)) throw new JailError('usage', `${by}: ${variable} names ${file}, which is not a socket: refused`);
+    return true;
+  };
 
   if (wanted.wayland) {
     const {display, file} = waylandSocket(env);
+    const variable = path.isAbsolute(display) ? 'WAYLAND_DISPLAY' : 'XDG_RUNTIME_DIR';
     if (file === undefined) plan.missing.push('--wayland: no Wayland compositor (XDG_RUNTIME_DIR is not set)');
-    else if (!present(file)) plan.missing.push(`--wayland: no Wayland compositor at ${file}`);
+    else if (!serving(file, '--wayland', variable)) plan.missing.push(`--wayland: no Wayland compositor at ${file}`);
     else {
-      socket(file, '--wayland');
+      socket(file, '--wayland', variable);
       plan.setenv.push(['WAYLAND_DISPLAY', display]);
       usesRuntime = true;
     }
@@ -134,9 +147,9 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const file = `${X11_SOCKETS}/X${number}`;
     if (display === '') plan.missing.push('--x11: no X display (DISPLAY is not set)');
     else if (number === undefined) plan.missing.push(`--x11: DISPLAY=${display} is not a local display`);
-    else if (!present(file)) plan.missing.push(`--x11: no X server at ${file}`);
+    else if (!serving(file, '--x11', 'DISPLAY')) plan.missing.push(`--x11: no X server at ${file}`);
     else {
-      socket(file, '--x11');
+      socket(file, '--x11', 'DISPLAY');
       plan.setenv.push(['DISPLAY', display]);
       const authority = env['XAUTHORITY'] || (env['HOME'] ? path.join(env['HOME'], '.Xauthority') : undefined);
       // Stryker disable next-line ConditionalExpression: reading no file gives no bytes either way.
@@ -156,11 +169,12 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const pulse = named !== undefined && path.isAbsolute(named) ? named : hostRuntime === undefined ? undefined : path.join(hostRuntime, 'pulse/native');
     const pipewire = hostRuntime === undefined ? undefined : path.join(hostRuntime, 'pipewire-0');
     const looked = [pulse, pipewire].filter((file): file is string => file !== undefined);
-    const found = looked.filter(present);
+    const variableOf = (file: string): string => (file === pulse && named !== undefined ? 'PULSE_SERVER' : 'XDG_RUNTIME_DIR');
+    const found = looked.filter(file => serving(file, '--audio', variableOf(file)));
     if (found.length === 0) {
       plan.missing.push(looked.length === 0 ? '--audio: no sound server (XDG_RUNTIME_DIR is not set)' : `--audio: no sound server at ${looked.join(' or ')}`);
     }
-    for (const file of found) socket(file, '--audio');
+    for (const file of found) socket(file, '--audio', variableOf(file));
     if (found.some(file => file === pulse)) plan.setenv.push(['PULSE_SERVER', `unix:${pulse}`]);
     usesRuntime ||= found.length > 0;
   }
@@ -176,7 +190,7 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const file = unixBusPath(address ?? '');
     if (address === undefined) plan.missing.push(`${option}: no session bus (DBUS_SESSION_BUS_ADDRESS is not set${fallback === undefined ? '' : `, no ${fallback}`})`);
     else if (!isAddress(address)) plan.missing.push(`${option}: DBUS_SESSION_BUS_ADDRESS is not a D-Bus address`);
-    else if (file !== undefined && !present(file)) plan.missing.push(`${option}: no session bus at ${file}`);
+    else if (file !== undefined && !serving(file, option, given ? 'DBUS_SESSION_BUS_ADDRESS' : 'XDG_RUNTIME_DIR')) plan.missing.push(`${option}: no session bus at ${file}`);
     else {
       const jailSocket = path.join(runtime, 'bus');
       ends.push({address, rules: sessionRules, socketName: 'bus', jailSocket, variable: 'DBUS_SESSION_BUS_ADDRESS'});
@@ -186,7 +200,7 @@ export const desktopPlan = (wanted: DesktopIntegration, probe: DesktopProbe): De
     const address = env['DBUS_SYSTEM_BUS_ADDRESS'] || `unix:path=${SYSTEM_BUS_SOCKET}`;
     const file = unixBusPath(address);
     if (!isAddress(address)) plan.missing.push('--system-talk-name: DBUS_SYSTEM_BUS_ADDRESS is not a D-Bus address');
-    else if (file !== undefined && !present(file)) plan.missing.push(`--system-talk-name: no system bus at ${file}`);
+    else if (file !== undefined && !serving(file, '--system-talk-name', 'DBUS_SYSTEM_BUS_ADDRESS')) plan.missing.push(`--system-talk-name: no system bus at ${file}`);
     else ends.push({address, rules: systemRules, socketName: 'system_bus_socket', jailSocket: SYSTEM_BUS_SOCKET, variable: 'DBUS_SYSTEM_BUS_ADDRESS'});
   }
   if (ends.length > 0) {

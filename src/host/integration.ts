@@ -47,7 +47,7 @@ export const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf'
 export const GPU_DRIVERS = ['/run/opengl-driver', '/run/opengl-driver-32'] as const;
 export const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts', '/usr/share/fontconfig'] as const;
 
-const readOnly = (source: string, by: string, dest = source): HostResource => ({source, dest, readOnly: true, by});
+const readOnly = (source: string, by: string, dest = source, variable?: string): HostResource => ({source, dest, readOnly: true, by, ...(variable === undefined ? {} : {variable})});
 
 /**
  * What --desktop stands for on this host: Wayland when its compositor's socket is there, else
@@ -80,12 +80,13 @@ export const integrationPlan = (asked: HostIntegration, probe: HostProbe): Integ
     const present = NET_FILES.filter(file => probe.exists(file));
     plan.resources.push(...present.map(file => readOnly(file, '--net')));
     // The bundle the caller's programs use: the one their environment names, else the system's.
-    const named = [probe.env['NIX_SSL_CERT_FILE'], probe.env['SSL_CERT_FILE']].find(file => file !== undefined && file !== '');
+    const variable = (['NIX_SSL_CERT_FILE', 'SSL_CERT_FILE'] as const).find(name => probe.env[name] !== undefined && probe.env[name] !== '');
+    const named = variable === undefined ? undefined : probe.env[variable];
     const bundle = named ?? CA_BUNDLE_PATHS.find(file => probe.exists(file));
     const [jailBundle, ...others] = CA_BUNDLE_PATHS;
     // Stryker disable next-line ConditionalExpression: nothing exists at an undefined path.
     if (bundle !== undefined && probe.exists(bundle)) {
-      plan.resources.push(readOnly(bundle, '--net', jailBundle));
+      plan.resources.push(readOnly(bundle, '--net', jailBundle, named === undefined ? undefined : variable));
       plan.links.push(...others.map(dest => ({target: jailBundle, dest})));
       plan.setenv.push(['SSL_CERT_FILE', jailBundle], ['NIX_SSL_CERT_FILE', jailBundle]);
     }
@@ -105,7 +106,7 @@ export const integrationPlan = (asked: HostIntegration, probe: HostProbe): Integ
     plan.keepEnv.push(...Object.keys(probe.env).filter(name => name.startsWith('LC_')).sort());
     for (const name of ['LOCALE_ARCHIVE', 'TZDIR']) {
       const value = probe.env[name];
-      if (value !== undefined && value.startsWith('/') && probe.exists(value)) plan.resources.push(readOnly(value, '--locale'));
+      if (value !== undefined && value.startsWith('/') && probe.exists(value)) plan.resources.push(readOnly(value, '--locale', value, name));
     }
     if (probe.exists('/etc/localtime')) plan.resources.push(readOnly('/etc/localtime', '--locale'));
     else lacking('--locale', ['/etc/localtime']);

@@ -9,7 +9,7 @@ import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
 import type {Closure} from '../closure/index.js';
 import {findOnPath} from '../mount/capabilities.js';
-import type {StoreEntryName} from '../store.js';
+import {coversStore, type StoreEntryName} from '../store.js';
 import {integrationPlan, NO_INTEGRATION, type HostIntegration, type HostProbe} from './integration.js';
 import {addedEntries, planHostResources, type AddedEntry, type HostPlan, type HostResource} from './resources.js';
 import {hostView} from './view.js';
@@ -35,9 +35,15 @@ const devNames = (): string[] => {
   }
 };
 
+/** A regular file's bytes: a FIFO or a device a variable names (XAUTHORITY) is never opened to block or to read forever. */
 const readFile = (file: string): Buffer | undefined => {
   try {
-    return fs.readFileSync(file);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      return fs.fstatSync(fd).isFile() ? fs.readFileSync(fd) : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     return undefined;
   }
@@ -46,6 +52,7 @@ const readFile = (file: string): Buffer | undefined => {
 /** The host as integrationPlan asks about it: what exists, /dev's names, the environment, ... */
 export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({
   exists: candidate => fs.existsSync(candidate),
+  isSocket: candidate => fs.statSync(candidate, {throwIfNoEntry: false})?.isSocket() ?? false,
   devNames,
   env,
   readFile,
@@ -73,8 +80,11 @@ export const planHost = (request: HostRequest) => {
     if (request.strict) throw new JailError('usage', `${line} (--strict)`);
     request.warn?.(`${line}; going on without`);
   }
+  for (const end of integration.bus?.ends ?? []) {
+    if (coversStore(end.jailSocket)) throw new JailError('usage', `the jail's bus socket would be at ${end.jailSocket} (from XDG_RUNTIME_DIR), covering the jail's /nix/store: refused`);
+  }
   const resources: HostResource[] = [
-    ...request.userBinds.map(bind => ({...bind, by: bind.readOnly ? '--ro-bind' : '--bind'})),
+    ...request.userBinds.map(bind => ({...bind, by: bind.readOnly ? '--ro-bind' : '--bind', asked: true})),
     ...integration.resources,
   ];
   const host = resources.length === 0

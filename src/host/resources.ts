@@ -12,14 +12,39 @@
  * An entry a chain only passes through joins alone: NixOS's `…-etc` entry refers to most of
  * the system, and the jail needs its links, not what they all lead to.
  */
+import {JailError} from '../errors.js';
 import type {Bind} from '../jail/args.js';
-import {entryOfPath, JAIL_STORE, type StoreEntryName} from '../store.js';
+import {coversStore, entryOfPath, JAIL_STORE, type StoreEntryName} from '../store.js';
 import {followChain, type Chain, type ReadLink} from './chain.js';
 
 export interface HostResource extends Bind {
   /** The option that asked for it, for --dry-run and verify (`--fonts`, `--ro-bind`). */
   by: string;
+  /** The caller's variable its path was taken from (`TZDIR`), when it was. */
+  variable?: string | undefined;
+  /** Named by the caller on the command line (--bind, --ro-bind): bound as asked, wherever it leads. */
+  asked?: boolean | undefined;
 }
+
+/** Where Nix keeps its database and the daemon's socket, which no option ever brings into a jail. */
+export const NIX_STATE = '/nix/var';
+
+/**
+ * Refuse a resource that would show the jail what the mask hides: one `bound` onto the store
+ * (the rule --bind follows; a path in the store itself is not bound, its entry joins), and, for one an option brings (its path often taken from a
+ * variable), one whose source leads to the store itself or above it, to a dot entry of the
+ * store (.links holds every file of it), or into Nix's state. `end` is the source with every
+ * link resolved.
+ */
+export const assertHostResource = (resource: HostResource, end: string, storeDir: string, bound: boolean): void => {
+  const subject = resource.variable === undefined ? `${resource.by} ${resource.source}` : `${resource.by}: ${resource.variable} names ${resource.source}, which`;
+  if (bound && coversStore(resource.dest)) throw new JailError('usage', `${subject} would be bound onto ${resource.dest}, covering the jail's /nix/store: refused`);
+  if (resource.asked) return;
+  const storeItself = [storeDir, JAIL_STORE].some(store => isBelow(store, end));
+  const entry = entryOfPath(end, [storeDir, JAIL_STORE]);
+  const shown = storeItself ? 'the whole store' : entry?.startsWith('.') ? `the store's ${entry}` : isBelow(end, NIX_STATE) ? 'Nix\'s database and daemon' : undefined;
+  if (shown !== undefined) throw new JailError('usage', `${subject} leads to ${end}: binding it would show the jail ${shown}: refused`);
+};
 
 export interface HostView {
   readlink: ReadLink;
@@ -86,7 +111,9 @@ export const planHostResources = (
     const end = entryOfPath(chain.end, prefixes);
     // Links can be made again only where the jail sees the store where the host has it; a
     // path in the store itself (LOCALE_ARCHIVE) needs only its entry.
-    if (end !== undefined && resource.dest === resource.source && storeDir === JAIL_STORE) {
+    const recreate = end !== undefined && resource.dest === resource.source && storeDir === JAIL_STORE;
+    assertHostResource(resource, chain.end, storeDir, !recreate);
+    if (recreate) {
       recreated.push({resource, chain});
     } else {
       plan.binds.push(resource);
@@ -123,7 +150,18 @@ export const planHostResources = (
     }
     // A read-write bind is working data (a project, a download directory): large, changing while
     // the jail runs, and not a host configuration whose links lead into the store.
-    if (bind.readOnly) for (const inner of host.linksInside(chain.end)) takeChain(chainOf(inner), bind.by, inner, chain.end);
+    if (!bind.readOnly) continue;
+    for (const inner of host.linksInside(chain.end)) {
+      let innerChain: Chain;
+      try {
+        innerChain = chainOf(inner);
+      } catch {
+        // A link inside that resolves nowhere (a loop) is as broken in the jail as on the host:
+        // it leads into no store entry, and the rest of the directory is still bound.
+        continue;
+      }
+      takeChain(innerChain, bind.by, inner, chain.end);
+    }
   }
   return plan;
 };

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import {JailError} from '../errors.js';
-import {JAIL_STORE, SYSTEM_LINKS} from '../store.js';
+import {coversStore, JAIL_STORE, SYSTEM_LINKS} from '../store.js';
 
 export interface Bind {
   source: string;
@@ -60,7 +60,7 @@ export const parseBind = (value: string, readOnly: boolean): Bind => {
   const [source, dest] = splitBind(value);
   if (source === '' || !path.isAbsolute(path.resolve(source))) throw new JailError('usage', `bad bind ${JSON.stringify(value)}`);
   const absoluteDest = path.resolve('/', dest);
-  if (absoluteDest === JAIL_STORE || absoluteDest.startsWith(`${JAIL_STORE}/`) || JAIL_STORE.startsWith(`${absoluteDest}/`) || absoluteDest === '/') {
+  if (coversStore(absoluteDest)) {
     throw new JailError('usage', `refusing bind onto ${absoluteDest}: it would cover or replace the jail's /nix/store`);
   }
   return {source: path.resolve(source), dest: absoluteDest, readOnly};
@@ -155,7 +155,12 @@ export const bwrapArgs = (spec: JailSpec): string[] => {
   if (spec.home !== undefined && path.isAbsolute(spec.home) && spec.home !== '/') args.push('--dir', spec.home);
   for (const file of spec.files ?? []) args.push('--ro-bind-data', String(file.fd), file.dest);
   for (const link of spec.links ?? []) args.push('--symlink', link.target, link.dest);
-  for (const bind of spec.binds) args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
+  for (const bind of spec.binds) {
+    // Every bind passed the rule where it was asked for (parseBind, planHostResources); this
+    // is the last place before bubblewrap, for a bind made any other way (--home's $HOME).
+    if (coversStore(bind.dest)) throw new JailError('usage', `refusing to bind ${bind.source} onto ${bind.dest}: it would cover or replace the jail's /nix/store`);
+    args.push(bind.readOnly ? '--ro-bind' : '--bind', bind.source, bind.dest);
+  }
   if (spec.chdir !== undefined) args.push('--chdir', spec.chdir);
   args.push('--clearenv');
   for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value);

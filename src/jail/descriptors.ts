@@ -69,7 +69,11 @@ const readOr = (read: () => string): string => {
 /** What descriptor `fd` of this process refers to (`/dev/pts/3`, `pipe:[12]`), or ''. */
 export const fdTarget = (fd: number): string => readOr(() => fs.readlinkSync(`/proc/self/fd/${fd}`));
 
-/** Check that each descriptor to keep is open and is not one of Node's own. */
+/**
+ * Check that each descriptor to keep is open and was inherited: not close-on-exec, as
+ * closeInheritedDescriptors decides (every descriptor Node opens itself is close-on-exec,
+ * its internal pipes included).
+ */
 export const assertKeepable = (keep: readonly number[]): void => {
   for (const fd of keep) {
     try {
@@ -77,9 +81,9 @@ export const assertKeepable = (keep: readonly number[]): void => {
     } catch {
       throw new JailError('usage', `--keep-fd ${fd}: descriptor ${fd} is not open`);
     }
-    const target = fdTarget(fd);
-    if (isRuntimeDescriptor(target, readOr(() => fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')))) {
-      throw new JailError('usage', `--keep-fd ${fd}: descriptor ${fd} is nix-overlay-jail's own (${target}), not one it inherited`);
+    const info = readOr(() => fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    if (info === '' || isCloseOnExec(info) || isRuntimeDescriptor(fdTarget(fd), info)) {
+      throw new JailError('usage', `--keep-fd ${fd}: descriptor ${fd} is nix-overlay-jail's own (${fdTarget(fd)}), not one it inherited`);
     }
   }
 };

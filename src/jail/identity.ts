@@ -37,16 +37,30 @@ export const identityFiles = (who: Identity): {passwd: string; group: string} =>
   return {passwd: [...users.values()].join(''), group: [...groups.values()].join('')};
 };
 
-/** The caller's names from the host (getpwuid, and /etc/group for the group's name). */
+/** The name the jail gives a caller the host has no passwd entry for (containers run any uid). */
+export const NAMELESS_USER = 'user';
+
+/**
+ * The caller as the kernel says (the real uid and gid, which are what the jail maps), with the
+ * names the host gives them: getpwuid for the user, /etc/group for the group. A uid with no
+ * passwd entry gets NAMELESS_USER and a gid with no group line NAMELESS_USER too.
+ */
 export const callerIdentity = (home: string | undefined): Identity => {
-  const info = os.userInfo();
-  const gid = info.gid;
-  let group = String(gid);
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  let info: os.UserInfo<string> | undefined;
+  try {
+    info = os.userInfo();
+  } catch {
+    info = undefined; // no passwd entry for this uid
+  }
+  let group = NAMELESS_USER;
   try {
     const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find(entry => entry.split(':')[2] === String(gid));
     if (line !== undefined) group = line.split(':')[0]!;
   } catch {
-    // no /etc/group: the number stands for the name
+    // no /etc/group: the fallback name stands
   }
-  return {user: info.username, uid: info.uid, group, gid, home: home ?? info.homedir};
+  const named = info !== undefined && info.uid === uid;
+  return {user: named ? info!.username : NAMELESS_USER, uid, group, gid, home: home ?? (named ? info!.homedir : '/')};
 };

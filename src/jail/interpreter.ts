@@ -65,10 +65,32 @@ export interface JailFiles {
   bindDests: readonly string[];
   /** Whether other bubblewrap arguments may add paths this check cannot see. */
   opaque: boolean;
+  /** Links the jail makes (/bin/sh and /usr/bin/env into the closure): an interpreter there is their target. */
+  links?: ReadonlyArray<{target: string; dest: string}> | undefined;
 }
 
 const covered = (file: string, dests: readonly string[]): boolean =>
   dests.some(dest => file === dest || file.startsWith(dest === '/' ? '/' : `${dest}/`));
+
+/** The kernel's limit on links followed in one resolution. */
+const MAX_LINKS = 40;
+
+/**
+ * A path outside the store as the jail resolves it through the links the jail makes itself
+ * (`/usr/bin/env` and `/bin/sh` into the closure, a host chain such as /run/current-system):
+ * a link at the path or at one of its directories takes its place. A bind there wins, as in
+ * the jail (bubblewrap makes links before binds, and a bind over a link replaces it).
+ */
+const throughLinks = (start: string, jail: JailFiles): string => {
+  let current = path.posix.normalize(start);
+  for (let count = 0; count < MAX_LINKS && !current.startsWith(`${JAIL_STORE}/`); count++) {
+    const link = jail.links?.find(candidate => covered(current, [candidate.dest]) && !covered(candidate.dest, jail.bindDests));
+    if (link === undefined) break;
+    const rest = current.slice(link.dest.length);
+    current = path.posix.normalize(`${path.posix.resolve(path.posix.dirname(link.dest), link.target)}${rest}`);
+  }
+  return current;
+};
 
 /**
  * Refuse, with exit 126 and the missing piece named, a program (`/nix/store/…` as the jail sees
@@ -77,6 +99,7 @@ const covered = (file: string, dests: readonly string[]): boolean =>
 export const assertRunnable = (program: string, jail: JailFiles): void => {
   let current = program;
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
+    current = throughLinks(current, jail);
     const relative = path.posix.relative(JAIL_STORE, current);
     if (relative.startsWith('..') || path.posix.isAbsolute(relative) || relative === '') {
       // Outside the store: present only if bound in (or if --bwrap-arg may have put it there).

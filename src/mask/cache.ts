@@ -66,9 +66,20 @@ export interface MaskState {
   refreshedAt: string;
 }
 
+/** The caller's home: HOME, else the passwd entry's; none is one line (a container's uid may have neither). */
+const homeDir = (env: NodeJS.ProcessEnv, uid: number): string => {
+  const home = env['HOME'];
+  if (home !== undefined && path.isAbsolute(home)) return home;
+  try {
+    return os.userInfo().homedir;
+  } catch {
+    throw new JailError('usage', `no cache directory: HOME is not set and uid ${uid} has no passwd entry; pass --cache-dir or set XDG_CACHE_HOME`);
+  }
+};
+
 export const defaultCacheDir = (env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string => {
   if (uid === 0) return '/var/cache/nix-overlay-jail';
-  const base = env['XDG_CACHE_HOME'] && path.isAbsolute(env['XDG_CACHE_HOME']) ? env['XDG_CACHE_HOME'] : path.join(os.homedir(), '.cache');
+  const base = env['XDG_CACHE_HOME'] && path.isAbsolute(env['XDG_CACHE_HOME']) ? env['XDG_CACHE_HOME'] : path.join(homeDir(env, uid), '.cache');
   return path.join(base, 'nix-overlay-jail');
 };
 

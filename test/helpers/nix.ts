@@ -66,6 +66,15 @@ export const buildFixture = (tag = 'fixture'): NixFixture => {
   return fixture;
 };
 
+/** Two scripts as packages ship them (`#!/usr/bin/env sh`, `#!/bin/sh`) and the tools their closure gives them. */
+export const scriptsFixture = (): {tools: string; scripts: string} => {
+  const [tools, scripts] = nix('nix-build', [
+    path.join(ROOT, 'fixtures/nix/scripts.nix'), '--no-out-link', ...NO_SUBSTITUTES, '-A', 'tools', '-A', 'scripts',
+    '--argstr', 'busybox', busyboxStorePath(),
+  ]).split('\n') as [string, string];
+  return {tools, scripts};
+};
+
 /** Add a fresh directory to the store (a path that appears after a mask was made). */
 export const addStorePath = (name: string, content = `${name}\n`): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-add-'));

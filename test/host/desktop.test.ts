@@ -7,6 +7,7 @@ import {FAMILY_LOCAL, parseXauthority, serializeXauthority} from '../../src/host
 const RUN = '/run/user/1000';
 const SESSION = {XDG_RUNTIME_DIR: RUN, WAYLAND_DISPLAY: 'wayland-1', DISPLAY: ':0', HOME: '/home/u', DBUS_SESSION_BUS_ADDRESS: `unix:path=${RUN}/bus`};
 const SOCKETS = [`${RUN}/wayland-1`, '/tmp/.X11-unix/X0', '/tmp/.X11-unix/X1', `${RUN}/pulse/native`, `${RUN}/pipewire-0`, `${RUN}/bus`, '/run/dbus/system_bus_socket'];
+const NOT_SOCKETS = /^\/nix(\/|$)|\/dir$|\/X9$/;
 const COOKIES = serializeXauthority([
   {family: FAMILY_LOCAL, address: Buffer.from('host'), display: '0', name: 'MIT-MAGIC-COOKIE-1', data: Buffer.from('cookie-of-0')},
   {family: FAMILY_LOCAL, address: Buffer.from('host'), display: '1', name: 'MIT-MAGIC-COOKIE-1', data: Buffer.from('cookie-of-1')},
@@ -18,6 +19,8 @@ const probe = (present: string[] = SOCKETS, env: Record<string, string> = SESSIO
     if (typeof candidate !== 'string' || !candidate.startsWith('/')) throw new Error(`asked whether ${String(candidate)} exists`);
     return present.includes(candidate);
   },
+  // Every present path is a socket but directories named so (`/nix`, `…/dir`).
+  isSocket: candidate => present.includes(candidate) && !NOT_SOCKETS.test(candidate),
   devNames: () => [],
   env,
   readFile: file => {
@@ -48,6 +51,28 @@ display('--wayland: the compositor\'s socket read-only at its path, WAYLAND_DISP
   assert.equal(absolute.setenv, [['WAYLAND_DISPLAY', '/srv/w-0'], ['XDG_RUNTIME_DIR', '/run/user/1000']]);
   const unnamed = desktopPlan(want({wayland: true}), probe([`${RUN}/wayland-0`], {XDG_RUNTIME_DIR: RUN}));
   assert.equal(sockets(unnamed), [[`${RUN}/wayland-0`, `${RUN}/wayland-0`, true, '--wayland']], 'wayland-0 when WAYLAND_DISPLAY is not set');
+});
+
+display('a server socket a variable names must be a socket: a directory or file there is refused, naming the variable', () => {
+  const refused = (wanted: Partial<DesktopIntegration>, present: string[], env: Record<string, string>, message: RegExp): void => {
+    try {
+      desktopPlan(want(wanted), probe(present, env));
+      assert.unreachable('should be refused');
+    } catch (error) {
+      assert.is((error as {exitCode?: number}).exitCode, 125);
+      assert.match((error as Error).message, message);
+    }
+  };
+  refused({wayland: true}, ['/nix'], {WAYLAND_DISPLAY: '/nix'}, /^--wayland: WAYLAND_DISPLAY names \/nix, which is not a socket: refused$/);
+  refused({wayland: true}, ['/nix/dir'], {XDG_RUNTIME_DIR: '/nix', WAYLAND_DISPLAY: 'dir'}, /^--wayland: XDG_RUNTIME_DIR names \/nix\/dir, which is not a socket/);
+  refused({audio: true}, ['/nix/store'], {PULSE_SERVER: 'unix:/nix/store'}, /^--audio: PULSE_SERVER names \/nix\/store, which is not a socket/);
+  refused({audio: true}, ['/nix/pipewire-0'], {XDG_RUNTIME_DIR: '/nix'}, /^--audio: XDG_RUNTIME_DIR names \/nix\/pipewire-0, which is not a socket/);
+  refused({x11: true}, ['/tmp/.X11-unix/X9'], {DISPLAY: ':9'}, /^--x11: DISPLAY names \/tmp\/\.X11-unix\/X9, which is not a socket/);
+  refused({talk: ['org.a.b']}, ['/nix/bus'], {DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nix/bus'}, /^--talk-name: DBUS_SESSION_BUS_ADDRESS names \/nix\/bus, which is not a socket/);
+  refused({systemTalk: ['org.a.b']}, ['/nix/sys'], {DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nix/sys'}, /^--system-talk-name: DBUS_SYSTEM_BUS_ADDRESS names \/nix\/sys, which is not a socket/);
+  // The variable is recorded on what is bound, for the store rule's refusal (resources.ts).
+  assert.equal(desktopPlan(want({wayland: true, audio: true}), probe()).resources.map(resource => resource.variable), ['XDG_RUNTIME_DIR', 'XDG_RUNTIME_DIR', 'XDG_RUNTIME_DIR']);
+  assert.equal(desktopPlan(want({audio: true}), probe(['/srv/pulse'], {PULSE_SERVER: 'unix:/srv/pulse'})).resources.map(resource => resource.variable), ['PULSE_SERVER']);
 });
 
 display('--wayland: a compositor that is not there is one line, and nothing is bound', () => {

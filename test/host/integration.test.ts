@@ -4,6 +4,7 @@ import {integrationPlan, NO_INTEGRATION, type HostProbe} from '../../src/host/in
 
 const probe = (present: string[], env: Record<string, string> = {}, dev: string[] = []): HostProbe => ({
   exists: candidate => present.includes(candidate),
+  isSocket: () => false,
   devNames: () => dev,
   env,
   readFile: () => undefined,
@@ -37,7 +38,10 @@ plan('--net: the network, the name service files, the CA bundle at the usual pat
 
 plan('--net: the bundle the caller\'s environment names wins, NIX_SSL_CERT_FILE first; a named bundle that is missing is said', () => {
   const named = integrationPlan({...NO_INTEGRATION, net: true}, probe([...DEBIAN, '/home/u/ca.pem', '/home/u/other.pem'], {SSL_CERT_FILE: '/home/u/other.pem', NIX_SSL_CERT_FILE: '/home/u/ca.pem'}));
-  assert.equal(named.resources.at(-1), {source: '/home/u/ca.pem', dest: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, by: '--net'});
+  assert.equal(named.resources.at(-1), {source: '/home/u/ca.pem', dest: '/etc/ssl/certs/ca-certificates.crt', readOnly: true, by: '--net', variable: 'NIX_SSL_CERT_FILE'});
+  const second = integrationPlan({...NO_INTEGRATION, net: true}, probe([...DEBIAN, '/home/u/other.pem'], {SSL_CERT_FILE: '/home/u/other.pem'}));
+  assert.is(second.resources.at(-1)!.variable, 'SSL_CERT_FILE', 'the variable that named it, for a refusal');
+  assert.is(integrationPlan({...NO_INTEGRATION, net: true}, probe(DEBIAN)).resources.at(-1)!.variable, undefined, 'the system\'s bundle: no variable');
   const gone = integrationPlan({...NO_INTEGRATION, net: true}, probe(DEBIAN, {SSL_CERT_FILE: '/home/u/gone.pem'}));
   assert.equal(gone.missing, ['--net: this host has no /home/u/gone.pem']);
   assert.equal(gone.setenv, [], 'no variable names a bundle the jail does not have');
@@ -64,7 +68,7 @@ plan('--locale: the locale and time zone variables that are set, LOCALE_ARCHIVE\
   const env = {LANG: 'de_DE.UTF-8', LANGUAGE: 'de', LC_TIME: 'C', LC_ALL: 'C', TZ: 'Europe/Berlin', TZDIR: '/etc/zoneinfo', LOCALE_ARCHIVE: '/nix/store/x-glibc-locales/lib/locale/locale-archive', HOME: '/h'};
   const locale = integrationPlan({...NO_INTEGRATION, locale: true}, probe(['/etc/localtime', '/etc/zoneinfo', env.LOCALE_ARCHIVE], env));
   assert.equal(locale.keepEnv, ['LANG', 'LANGUAGE', 'TZ', 'TZDIR', 'LOCALE_ARCHIVE', 'LC_ALL', 'LC_TIME']);
-  assert.equal(locale.resources.map(resource => [resource.source, resource.by]), [[env.LOCALE_ARCHIVE, '--locale'], ['/etc/zoneinfo', '--locale'], ['/etc/localtime', '--locale']]);
+  assert.equal(locale.resources.map(resource => [resource.source, resource.by, resource.variable]), [[env.LOCALE_ARCHIVE, '--locale', 'LOCALE_ARCHIVE'], ['/etc/zoneinfo', '--locale', 'TZDIR'], ['/etc/localtime', '--locale', undefined]]);
   // A relative path names nothing on the host, even where one happens to exist.
   const relative = integrationPlan({...NO_INTEGRATION, locale: true}, probe(['relative'], {TZDIR: 'relative'}));
   assert.equal(relative.missing, ['--locale: this host has no /etc/localtime']);

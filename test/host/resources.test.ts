@@ -1,7 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {addedEntries, describeAdded, planHostResources, type HostResource} from '../../src/host/resources.js';
-import {CACERT, DRIVERS, ETC, FONTS, NIXOS_LINKS, nixosHost, TZDATA} from './nixos.js';
+import {CACERT, DRIVERS, ETC, FONTS, NIXOS_DIRS, NIXOS_LINKS, nixosHost, TZDATA} from './nixos.js';
 
 const resource = (source: string, by = '--locale', dest = source): HostResource => ({source, dest, readOnly: true, by});
 
@@ -130,6 +130,42 @@ plan('should never make a link in the jail\'s store, /proc or /dev', () => {
   const result = planHostResources([resource('/dev/log'), resource('/proc/x')], nixosHost(links, {}), '/nix/store', []);
   assert.equal(result.links, []);
   assert.equal(addedEntries(result), {withClosure: [ETC], alone: []});
+});
+
+plan('should skip a link inside a bound directory that resolves nowhere (a loop), and still follow the others', () => {
+  const dirs = {...NIXOS_DIRS, '/etc/ssl': ['/loop/a', '/etc/ssl/certs/ca-certificates.crt']};
+  const result = planHostResources([resource('/etc/ssl', '--ro-bind')], nixosHost(NIXOS_LINKS, dirs), '/nix/store', []);
+  assert.equal(result.binds.map(bind => bind.source), ['/etc/ssl']);
+  assert.equal(addedEntries(result), {withClosure: [CACERT], alone: [ETC]});
+});
+
+plan('should refuse what a variable names when it would bind onto the store, the store itself or above, a dot entry, or Nix\'s state', () => {
+  const refused = (given: HostResource, message: RegExp, host = nixosHost()): void => {
+    try {
+      planHostResources([given], host, '/nix/store', []);
+      assert.unreachable(`${given.source} should be refused`);
+    } catch (error) {
+      assert.is((error as {exitCode?: number}).exitCode, 125);
+      assert.match((error as Error).message, message);
+    }
+  };
+  const fromVariable = (source: string, variable: string, by = '--locale', dest = source): HostResource => ({...resource(source, by, dest), variable});
+  refused(fromVariable('/nix', 'TZDIR'), /^--locale: TZDIR names \/nix, which would be bound onto \/nix, covering the jail's \/nix\/store: refused$/);
+  refused(fromVariable('/nix/store', 'PULSE_SERVER', '--audio'), /PULSE_SERVER names \/nix\/store, which would be bound onto \/nix\/store/);
+  refused(fromVariable('/', 'TZDIR'), /would be bound onto \//);
+  // Bound elsewhere, the source still shows what the mask hides.
+  refused(fromVariable('/nix', 'SSL_CERT_FILE', '--net', '/etc/ssl/certs/ca-certificates.crt'), /SSL_CERT_FILE names \/nix, which leads to \/nix: binding it would show the jail the whole store: refused/);
+  refused(fromVariable('/nix/var/nix/daemon-socket', 'WAYLAND_DISPLAY', '--wayland', '/run/user/1/wayland-0'), /Nix's database and daemon/);
+  refused(fromVariable('/nix/store/.links', 'TZDIR', '--locale', '/usr/share/zoneinfo'), /the store's \.links/);
+  refused(fromVariable('/nix/store/.links/0abc', 'LOCALE_ARCHIVE'), /the store's \.links/);
+  // Through a link: where it leads decides.
+  const linked = {...nixosHost(), readlink: (candidate: string) => (candidate === '/home/u/tz' ? '/nix' : nixosHost().readlink(candidate))};
+  refused(fromVariable('/home/u/tz', 'TZDIR'), /leads to \/nix: binding it would show the jail the whole store/, linked);
+  // An option's own path is held to the same rule; the user's own --ro-bind is bound as asked.
+  refused(resource('/nix/var/nix', '--gpu'), /^--gpu \/nix\/var\/nix leads to \/nix\/var\/nix/);
+  assert.equal(planHostResources([{...resource('/nix', '--ro-bind', '/mnt'), asked: true}], nixosHost(), '/nix/store', []).binds.map(bind => bind.dest), ['/mnt']);
+  // A path inside an entry is that entry, not the store: it joins with its closure (LOCALE_ARCHIVE on NixOS).
+  assert.equal(addedEntries(planHostResources([fromVariable(`/nix/store/${TZDATA}/share/zoneinfo`, 'TZDIR')], nixosHost(), '/nix/store', [])).withClosure, [TZDATA]);
 });
 
 plan.run();

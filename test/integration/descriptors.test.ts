@@ -101,15 +101,15 @@ for (const caller of everyJailKind) {
     tally('escape', HELD.length - 2);
   });
 
-  fdTest('should refuse --keep-fd of a descriptor that is not open, or of 0 to 2', async () => {
+  fdTest('should refuse --keep-fd of a descriptor that is not open, of 0 to 2, or one of its own (Node\'s pipe)', async () => {
     const {app} = buildFixture();
-    for (const [fd, message] of [['77', /--keep-fd 77: descriptor 77 is not open/], ['1', /descriptors 0, 1 and 2 always reach the program/], ['x', /needs a descriptor number/]] as const) {
+    for (const [fd, message] of [['77', /--keep-fd 77: descriptor 77 is not open/], ['1', /descriptors 0, 1 and 2 always reach the program/], ['x', /needs a descriptor number/], ['4', /descriptor 4 is nix-overlay-jail's own \(pipe:/]] as const) {
       const result = await runHolding(caller.command(['exec', '--keep-fd', fd, '--cache-dir', caller.cache(), '--', `${app}/bin/sh`, '-c', 'echo RAN']), caller.env(), '/');
       assert.is(result.code, 125, fd);
       assert.match(result.stderr, message);
       assert.is(result.stdout, '');
     }
-    tally('input', 3);
+    tally('input', 4);
   });
 
   fds.run();

@@ -98,4 +98,51 @@ runnable('should refuse, with 126 and the missing piece, a chain of interpreters
   }
 });
 
+runnable('should follow the links the jail makes (#!/usr/bin/env, #!/bin/sh, a chain through a directory) into the closure', () => {
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'noj-interp-'));
+  try {
+    const put = (file: string, content: string | Buffer): void => {
+      fs.mkdirSync(path.dirname(path.join(store, file)), {recursive: true});
+      fs.writeFileSync(path.join(store, file), content, {mode: 0o755});
+    };
+    put('aaa-loader/lib/ld.so', elf(true, true));
+    put('bbb-coreutils/bin/env', elf(true, true, '/nix/store/aaa-loader/lib/ld.so'));
+    put('ccc-bash/bin/sh', elf(true, true, '/nix/store/aaa-loader/lib/ld.so'));
+    put('ddd-tool/bin/envy', '#!/usr/bin/env python3\n');
+    put('ddd-tool/bin/shy', '#! /bin/sh -e\n');
+    put('ddd-tool/bin/system', '#!/run/current-system/sw/bin/sh\n');
+    const links = [
+      {target: '/nix/store/bbb-coreutils/bin/env', dest: '/usr/bin/env'},
+      {target: '/nix/store/ccc-bash/bin/sh', dest: '/bin/sh'},
+      {target: 'booted', dest: '/run/current-system'},
+      {target: '/nix/store/eee-system', dest: '/run/booted'},
+    ];
+    const all = ['aaa-loader', 'bbb-coreutils', 'ccc-bash', 'ddd-tool', 'eee-system'];
+    const jail = (closure: string[], withLinks: boolean, bindDests: string[] = []) => ({storeDir: store, closure: new Set(closure), bindDests, opaque: false, links: withLinks ? links : []});
+    const refused = (program: string, files: ReturnType<typeof jail>, message: RegExp): void => {
+      try {
+        assertRunnable(program, files);
+        assert.unreachable(`${program} should be refused`);
+      } catch (error) {
+        assert.is((error as {exitCode?: number}).exitCode, 126);
+        assert.match((error as Error).message, message);
+      }
+    };
+    assertRunnable('/nix/store/ddd-tool/bin/envy', jail(all, true));
+    assertRunnable('/nix/store/ddd-tool/bin/shy', jail(all, true));
+    // No system links (--no-system-links): the interpreter is outside the store and not bound.
+    refused('/nix/store/ddd-tool/bin/envy', jail(all, false), /its interpreter \/usr\/bin\/env is outside \/nix\/store and not bound in/);
+    refused('/nix/store/ddd-tool/bin/shy', jail(all, false), /its interpreter \/bin\/sh is outside/);
+    // The link leads into the store, where the interpreter's own interpreter must be too.
+    refused('/nix/store/ddd-tool/bin/envy', jail(['bbb-coreutils', 'ddd-tool'], true), /its interpreter \/nix\/store\/aaa-loader\/lib\/ld\.so is not in the closure/);
+    refused('/nix/store/ddd-tool/bin/envy', jail(['aaa-loader', 'ddd-tool'], true), /its interpreter \/nix\/store\/bbb-coreutils\/bin\/env is not in the closure/);
+    // A bind over the link replaces it: the bound file is the interpreter, outside this check.
+    assertRunnable('/nix/store/ddd-tool/bin/envy', jail(['ddd-tool'], true, ['/usr/bin']));
+    // Through a directory's link, a relative one, and a link below the store's entry.
+    refused('/nix/store/ddd-tool/bin/system', jail(['aaa-loader', 'ccc-bash', 'ddd-tool'], true), /its interpreter \/nix\/store\/eee-system\/sw\/bin\/sh is not in the closure/);
+  } finally {
+    fs.rmSync(store, {recursive: true, force: true});
+  }
+});
+
 runnable.run();
