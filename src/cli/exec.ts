@@ -1,4 +1,5 @@
 /** `exec`: its options, help and how they become ExecOptions. */
+import path from 'node:path';
 import process from 'node:process';
 import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
@@ -33,7 +34,12 @@ const launchPlanOption = (flags: Record<string, unknown>, operands: string[]) =>
   return {dir, words};
 };
 
-export const execOptions = (flags: Record<string, unknown>, operands: string[]) => ({
+/** The profiles the options named (each --profile=FILE), absolute: a launch plan checks them. */
+export const profileFiles = (options: readonly string[]): string[] =>
+  options.filter(option => option.startsWith('--profile=')).map(option => path.resolve(option.slice('--profile='.length)));
+
+export const execOptions = (flags: Record<string, unknown>, operands: string[], options: readonly string[] = []) => ({
+  profiles: profileFiles(options),
   ...hostOptions(flags),
   argv: operands,
   storeDir: String(flags['store']),
@@ -146,9 +152,9 @@ ${MASK_HELP}
   flags: execFlags,
   stopAtFirstOperand: true,
   passThrough: ['bwrap-arg'],
-  run: async (flags, operands) => {
+  run: async (flags, operands, given) => {
     const {execCommand, planExec} = await import('../commands/exec.js');
-    const options = execOptions(flags, operands);
+    const options = execOptions(flags, operands, given);
     if (options.dryRun) {
       const plan = await planExec(options);
       process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);

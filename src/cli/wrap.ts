@@ -84,7 +84,7 @@ export const wrapCli: Command = {
       // Plan now, so that the first start is warm too; a run of the launcher plans otherwise.
       let why: string | undefined;
       try {
-        why = await prepareLaunch({...execOptionsOf(flags, jailCommand), launchPlan: {dir: plan.dir, words: jailCommand.length}});
+        why = await prepareLaunch({...execOptionsOf(flags, jailCommand, execOptions), launchPlan: {dir: plan.dir, words: jailCommand.length}});
       } catch (error) {
         why = error instanceof Error ? error.message : String(error);
       }

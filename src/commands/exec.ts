@@ -31,6 +31,7 @@ import {planHost, withAdded} from '../host/request.js';
 import {launchPlanOf} from '../launch/facts.js';
 import {assertPlanDir, ensurePlanDir, plansDir, writeLaunchPlan} from '../launch/record.js';
 import type {AddedEntry} from '../host/resources.js';
+import type {Consulted} from '../host/view.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -56,6 +57,8 @@ export interface ExecOptions {
   home?: string | undefined;
   /** Make no /bin/sh and /usr/bin/env in the jail, even when the closure has them. */
   noSystemLinks?: boolean | undefined;
+  /** The profiles the options came from (their content decides the jail as much as the options). */
+  profiles?: readonly string[] | undefined;
   /** Host integration: --net, --gpu, --locale, --fonts (each off when not given). */
   host?: HostIntegration | undefined;
   /** Fail (125) when a host resource an option asked for is missing, instead of going on. */
@@ -89,7 +92,7 @@ export interface ExecPlan {
   /** The D-Bus proxy to start before the jail, and the directory for its sockets. */
   bus: {plan: BusPlan; dir: string} | undefined;
   /** For a launcher's plan: the command line with stand-ins, what it rests on, or why it cannot have one. */
-  launch?: {template: string[]; mask: ReadyMask; binds: Bind[]; files: Buffer[]; uncovered: string | undefined} | undefined;
+  launch?: {template: string[]; mask: ReadyMask; binds: Bind[]; files: Buffer[]; consulted: Consulted; inputs: string[]; uncovered: string | undefined} | undefined;
 }
 
 /** Resolve the command to the program the jail runs (`/nix/store/NAME/…`) and its host file. */
@@ -194,7 +197,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
   const programClosure = await closureFor(options, cache, cacheDir, entry, given);
   const taken = [...home.map(bind => bind.dest), '/etc/passwd', '/etc/group', ...(options.noSystemLinks ? [] : SYSTEM_LINKS.map(([, dest]) => dest))];
-  const {integration, host, links: hostLinks} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
+  const {integration, host, links: hostLinks, consulted} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
   const bus = integration.bus === undefined ? undefined : {plan: integration.bus, dir: options.busDir ?? busDirectory(options.env)};
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly})), ...(bus === undefined ? [] : proxyBinds(bus.plan, bus.dir))];
   const {statusFd, seccompFd, passwdFd, groupFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
@@ -278,6 +281,10 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       mask,
       binds,
       files: [],
+      consulted,
+      // What else decided this jail: the files the closure and the options came from, the
+      // names the jail's passwd and group take from the host's, and this program itself.
+      inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
       uncovered: options.keepFd.length > 0 ? '--keep-fd'
         : integration.bus !== undefined ? 'a D-Bus proxy'
           : integration.files.length > 0 ? 'an X cookie'

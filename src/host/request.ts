@@ -12,7 +12,7 @@ import {findOnPath} from '../mount/capabilities.js';
 import {coversStore, type StoreEntryName} from '../store.js';
 import {integrationPlan, NO_INTEGRATION, type HostIntegration, type HostProbe} from './integration.js';
 import {addedEntries, planHostResources, type AddedEntry, type HostPlan, type HostResource} from './resources.js';
-import {hostView} from './view.js';
+import {hostView, noneConsulted, type Consulted} from './view.js';
 
 export interface HostRequest {
   host?: HostIntegration | undefined;
@@ -50,12 +50,24 @@ const readFile = (file: string): Buffer | undefined => {
 };
 
 /** The host as integrationPlan asks about it: what exists, /dev's names, the environment, ... */
-export const hostProbe = (env: Readonly<Record<string, string | undefined>>): HostProbe => ({
-  exists: candidate => fs.existsSync(candidate),
-  isSocket: candidate => fs.statSync(candidate, {throwIfNoEntry: false})?.isSocket() ?? false,
-  devNames,
+export const hostProbe = (env: Readonly<Record<string, string | undefined>>, consulted?: Consulted): HostProbe => ({
+  exists: candidate => {
+    consulted?.looked.add(candidate);
+    return fs.existsSync(candidate);
+  },
+  isSocket: candidate => {
+    consulted?.looked.add(candidate);
+    return fs.statSync(candidate, {throwIfNoEntry: false})?.isSocket() ?? false;
+  },
+  devNames: () => {
+    consulted?.listed.add('/dev');
+    return devNames();
+  },
   env,
-  readFile,
+  readFile: file => {
+    consulted?.read.add(file);
+    return readFile(file);
+  },
   hostname: os.hostname(),
   uid: process.getuid?.() ?? 0,
   findProgram: name => findOnPath(name, env['PATH'] ?? ''),
@@ -75,7 +87,8 @@ export const withAdded = async (closure: Closure, plan: HostPlan, closureOf: (en
 };
 
 export const planHost = (request: HostRequest) => {
-  const integration = integrationPlan(request.host ?? NO_INTEGRATION, hostProbe(request.env));
+  const consulted = noneConsulted();
+  const integration = integrationPlan(request.host ?? NO_INTEGRATION, hostProbe(request.env, consulted));
   for (const line of integration.missing) {
     if (request.strict) throw new JailError('usage', `${line} (--strict)`);
     request.warn?.(`${line}; going on without`);
@@ -89,12 +102,12 @@ export const planHost = (request: HostRequest) => {
   ];
   const host = resources.length === 0
     ? {binds: [], links: [], added: new Map<StoreEntryName, AddedEntry>()}
-    : planHostResources(resources, hostView(), request.storeDir, [
+    : planHostResources(resources, hostView(consulted), request.storeDir, [
       ...request.taken,
       ...integration.files.map(file => file.dest),
       ...(integration.bus?.ends.map(end => end.jailSocket) ?? []),
     ]);
   const madeDests = new Set([...host.binds.map(bind => bind.dest), ...host.links.map(link => link.dest)]);
   const links = [...host.links, ...integration.links.filter(link => !madeDests.has(link.dest))];
-  return {integration, host, links};
+  return {integration, host, links, consulted};
 };

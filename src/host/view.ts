@@ -19,7 +19,8 @@ export const readLink = (candidate: string): string | undefined => {
   }
 };
 
-export const linksInside = (dir: string): string[] => {
+/** The links below `dir`; `walked` hears of each directory the walk listed. */
+export const linksInside = (dir: string, walked?: (listed: string) => void): string[] => {
   const links: string[] = [];
   let budget = WALK_ENTRIES;
   const walk = (current: string, depth: number): void => {
@@ -29,6 +30,7 @@ export const linksInside = (dir: string): string[] => {
     } catch {
       return;
     }
+    walked?.(current);
     for (const entry of entries) {
       if (--budget < 0) return;
       const full = path.join(current, entry.name);
@@ -44,13 +46,27 @@ export const linksInside = (dir: string): string[] => {
  * A view for one run: each path's link is read once (the chains of a directory's links share
  * most of their components).
  */
-export const hostView = (): HostView => {
+export const hostView = (consulted?: Consulted): HostView => {
   const known = new Map<string, string | undefined>();
   const readlink = (candidate: string): string | undefined => {
     if (known.has(candidate)) return known.get(candidate);
+    consulted?.looked.add(candidate);
     const target = readLink(candidate);
     known.set(candidate, target);
     return target;
   };
-  return {readlink, linksInside};
+  return {readlink, linksInside: dir => linksInside(dir, listed => consulted?.listed.add(listed))};
 };
+
+/**
+ * What planning looked at on the host, for a launch plan to check at each start: paths whose
+ * presence or kind it asked about (`looked`), directories whose entries it listed (`listed`),
+ * files whose content it read (`read`).
+ */
+export interface Consulted {
+  looked: Set<string>;
+  listed: Set<string>;
+  read: Set<string>;
+}
+
+export const noneConsulted = (): Consulted => ({looked: new Set(), listed: new Set(), read: new Set()});

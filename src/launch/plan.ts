@@ -63,9 +63,19 @@ export const statTime = (ns: string | bigint): string => {
   return `${second}.${fraction.toString().padStart(9, '0')}`;
 };
 
+export interface StatFields {
+  uid?: number | bigint;
+  /** The raw mode (type and permission bits), as stat's %f prints it in hex. */
+  mode?: number | bigint;
+  dev?: number | bigint;
+  ino?: number | bigint;
+  mtimeNs?: string | bigint;
+  ctimeNs?: string | bigint;
+}
+
 /** A stat pattern: each field given must match exactly, the others may be anything. */
-export const statPattern = (fields: {dev?: number | bigint; ino?: number | bigint; mtimeNs?: string | bigint; ctimeNs?: string | bigint}): string =>
-  ['*', '*', fields.dev ?? '*', fields.ino ?? '*', fields.mtimeNs === undefined ? '*' : statTime(fields.mtimeNs), fields.ctimeNs === undefined ? '*' : statTime(fields.ctimeNs), '*', '*']
+export const statPattern = (fields: StatFields): string =>
+  [fields.uid ?? '*', fields.mode === undefined ? '*' : BigInt(fields.mode).toString(16), fields.dev ?? '*', fields.ino ?? '*', fields.mtimeNs === undefined ? '*' : statTime(fields.mtimeNs), fields.ctimeNs === undefined ? '*' : statTime(fields.ctimeNs), '*', '*']
     .map(String).join(' ');
 
 /**
