@@ -10,10 +10,11 @@
  */
 import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, collect, sleep, tempDir, userCommand, type Collected} from '../helpers/cli.js';
+import {CLI, collect, sleep, tempDir, userCli, userCommand, type Collected} from '../helpers/cli.js';
 import {everyJailKind, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
@@ -56,6 +57,14 @@ const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', (
 const SIGNAL_STATE = 'while read -r name value; do case $name in SigBlk:|SigIgn:) echo "$name $value";; esac; done </proc/self/status';
 
 const FAST = {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'};
+
+/** A unix socket listening at `file` (a display or compositor), owned by root. */
+const listening = async (file: string): Promise<net.Server> => {
+  const server = net.createServer(socket => socket.end());
+  await new Promise<void>(resolve => server.listen(file, resolve));
+  fs.chmodSync(file, 0o777);
+  return server;
+};
 const SLOW = {NIX_OVERLAY_JAIL_NO_PLAN: '1'};
 
 interface Wrapped {
@@ -299,6 +308,93 @@ for (const caller of mountingWays) {
     await fallsBack(/the plan directory is not the caller's alone/);
     fs.chmodSync(path.join(planDir, 'plan'), 0o666);
     await fallsBack(/the plan is not the caller's alone|the plan was changed/);
+    tally('mask', 6);
+  });
+
+  invalidTest('every input of the jail that changed sends the start to exec, which gives the jail it would give now', async () => {
+    const {app, outsider, closure} = buildFixture();
+    const owner = caller.user ? TEST_USER : undefined;
+    const dir = tempDir('inputs', owner);
+    fs.chmodSync(dir, 0o755);
+    const write = (name: string, text: string): string => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text, {mode: 0o644});
+      return file;
+    };
+    /** After a change: the warm start refuses, exec runs the new jail (`now`), and the plan holds again. */
+    const changed = (wrapped: Wrapped, why: RegExp, now: (out: Collected) => void, env: NodeJS.ProcessEnv = {}): void => {
+      const refused = wrapped.run([], {...FAST, ...env});
+      assert.is(refused.status, 125, refused.stderr);
+      assert.match(refused.stderr, why);
+      const again = wrapped.run([], env);
+      assert.is(again.status, 0, again.stderr);
+      now(again);
+      const fast = wrapped.run([], {...FAST, ...env});
+      assert.is(fast.status, 0, fast.stderr);
+      now(fast);
+    };
+    const listing = (out: Collected): string[] => out.stdout.trim().split('\n').sort();
+
+    // A path removed from the closure file.
+    const closureFile = write('closure', `${[...closure, outsider].join('\n')}\n`);
+    const byFile = await wrapFor(caller, ['--closure-file', closureFile], [`${app}/bin/sh`, '-c', 'ls /nix/store']);
+    assert.ok(listing(byFile.run([], FAST)).includes(path.basename(outsider)));
+    write('closure', `${closure.join('\n')}\n`);
+    changed(byFile, /the store, the mask or a bound path changed/, out => assert.not.ok(listing(out).includes(path.basename(outsider))));
+
+    // A bind removed from a profile.
+    const data = tempDir('data', owner);
+    fs.writeFileSync(path.join(data, 'file'), 'bound\n');
+    const profile = write('profile.json', JSON.stringify({'ro-bind': [`${data}:/data`]}));
+    const byProfile = await wrapFor(caller, ['--profile', profile], [`${app}/bin/sh`, '-c', 'cat /data/file 2>/dev/null || echo none']);
+    assert.is(byProfile.run([], FAST).stdout, 'bound\n');
+    write('profile.json', '{}');
+    changed(byProfile, /the store, the mask or a bound path changed/, out => assert.is(out.stdout, 'none\n'));
+
+    // The X display changed (no cookie: the plan is written), and a Wayland socket appeared.
+    const runtime = tempDir('runtime', owner);
+    const xs = ['/tmp/.X11-unix/X71', '/tmp/.X11-unix/X72'];
+    fs.mkdirSync('/tmp/.X11-unix', {recursive: true, mode: 0o1777});
+    const servers = await Promise.all(xs.map(socket => listening(socket)));
+    try {
+      const env71 = {DISPLAY: ':71', XDG_RUNTIME_DIR: runtime, XAUTHORITY: path.join(dir, 'none')};
+      const [command, argv] = caller.command(['wrap', '--out', path.join(dir, 'desktop'), '--cache-dir', byFile.cache, '--x11', '--wayland', `${app}/bin/sh`, '-c', 'echo "$DISPLAY $WAYLAND_DISPLAY"; ls /tmp/.X11-unix']);
+      const wrapped = collect(command, argv, {...caller.env(), ...env71});
+      assert.is(wrapped.status, 0, wrapped.stderr);
+      const desktop: Wrapped = {...byFile, run: (args, extraEnv = {}) => {
+        const [how, launchArgv] = launcherCommand(caller, path.join(dir, 'desktop'), args);
+        return collect(how, launchArgv, {...caller.env(), ...env71, ...extraEnv});
+      }};
+      assert.is(desktop.run([], FAST).stdout, ':71 \nX71\n');
+      changed(desktop, /DISPLAY is not what it was/, out => assert.is(out.stdout, ':72 \nX72\n'), {DISPLAY: ':72'});
+      const wayland = path.join(runtime, 'wayland-0');
+      servers.push(await listening(wayland));
+      if (owner !== undefined) execFileSync('chown', [owner, wayland]);
+      changed(desktop, /the store, the mask or a bound path changed/, out => assert.is(out.stdout, ':71 wayland-0\nX71\n'));
+    } finally {
+      for (const server of servers) server.close();
+      for (const socket of xs) fs.rmSync(socket, {force: true});
+    }
+
+    // nix-overlay-jail itself replaced (an upgrade, a security fix): exec plans again.
+    const cli = caller.user ? userCli() : CLI;
+    const stats = fs.statSync(cli);
+    fs.utimesSync(cli, stats.atime, new Date(stats.mtimeMs + 1000));
+    changed(byFile, /the store, the mask or a bound path changed/, out => assert.not.ok(listing(out).includes(path.basename(outsider))));
+
+    // The masks directory made writable by others: exec refuses it, and so does the launcher.
+    const masks = path.join(byFile.cache, 'masks');
+    fs.chmodSync(masks, 0o777);
+    try {
+      const refused = byFile.run([], FAST);
+      assert.is(refused.status, 125);
+      assert.match(refused.stderr, /the store, the mask or a bound path changed/);
+      const slow = byFile.run([]);
+      assert.is(slow.status, 125);
+      assert.match(slow.stderr, /masks|writable|others/);
+    } finally {
+      fs.chmodSync(masks, 0o700);
+    }
     tally('mask', 6);
   });
 
