@@ -156,6 +156,14 @@ noj_terminal() {
   noj_blocked=${'$'}{30-}
   case $noj_blocked in ''|*[!0-9]*) return 1;; esac
   [ "$noj_blocked" = 0 ] || noj_no 'signals are blocked, which exec unblocks' || return
+  # Signals ignored when this shell started (field 33) cannot be trapped (POSIX): one started
+  # in the background by a script ignores SIGINT and SIGQUIT, which exec relays (bash ignores
+  # SIGQUIT itself, and its traps on it are never needed: only SIGINT matters there).
+  noj_ignored=${'$'}{31-}
+  case $noj_ignored in ''|*[!0-9]*) return 1;; esac
+  noj_l=6
+  [ -z "${'$'}{BASH_VERSION-}" ] || noj_l=2
+  [ $(( noj_ignored & noj_l )) -eq 0 ] || noj_no 'SIGINT or SIGQUIT is ignored, and this shell could not relay it' || return
   case $noj_nr in ''|*[!0-9]*) return 1;; 0) return 0;; esac
   noj_major=$(( (noj_nr >> 8) & 0xfff ))
   noj_minor=$(( (noj_nr & 0xff) | ((noj_nr >> 12) & 0xfff00) ))
@@ -298,8 +306,31 @@ noj_group() {
   [ -z "$noj_done" ] || noj_pg=
 }
 
-noj_relay() {
+# 4. A trap only queues its signal; the first trap on the stack relays the queue, in order. A
+# signal that arrives while one is relayed (a trap runs between any two commands) is queued
+# behind it and never runs the relay inside the relay: no signal is sent with another's half-read
+# state, and a flood of them cannot nest the shell's functions.
+noj_trap() {
   noj_signalled=1
+  noj_queue="$noj_queue $1"
+  [ -z "$noj_relaying" ] || return 0
+  noj_relaying=1
+  while :; do
+    while [ -n "$noj_queue" ]; do
+      noj_s=${'$'}{noj_queue# }
+      noj_s=${'$'}{noj_s%% *}
+      noj_queue=${'$'}{noj_queue# }
+      noj_queue=${'$'}{noj_queue#"$noj_s"}
+      case $noj_s in TSTP) noj_suspend;; *) noj_relay "$noj_s";; esac
+    done
+    noj_relaying=
+    # Queued between the last look and the line above: relay it here.
+    [ -n "$noj_queue" ] || break
+    noj_relaying=1
+  done
+}
+
+noj_relay() {
   noj_group
   if [ -n "$noj_pg" ] && kill -s "$1" -- "-$noj_pg" 2>/dev/null; then return; fi
   # Not started yet: a signal that ends it ends the launch command (and so the sandbox).
@@ -308,12 +339,11 @@ noj_relay() {
 }
 
 noj_suspend() {
-  noj_signalled=1
   noj_group
   [ -z "$noj_pg" ] || kill -s STOP -- "-$noj_pg" 2>/dev/null
   trap - TSTP
   kill -s TSTP $$
-  trap noj_suspend TSTP
+  trap 'noj_trap TSTP' TSTP
   noj_group
   [ -z "$noj_pg" ] || kill -s CONT -- "-$noj_pg" 2>/dev/null
 }
@@ -359,9 +389,11 @@ noj_launch() {
   noj_status=$noj_dir/run.$$.$noj_start
   noj_plain "$noj_dir/${WAY_FILE}" && IFS= read -r noj_way 2>/dev/null <"$noj_dir/${WAY_FILE}" || noj_no 'no plan, or one of an earlier version' || return
   case $noj_way in ${STRATEGIES.join('|')}) ;; *) noj_no 'the plan mounts in a way this launcher does not know'; return;; esac
-  for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT; do trap "noj_relay $noj_l" "$noj_l"; done
-  trap noj_suspend TSTP
-  exec 9<&0
+  # Standard input closed (./launcher <&-): exec starts the program so.
+  { command exec 9<&0; } 2>/dev/null || noj_no 'standard input is closed' || return
+  noj_queue=
+  noj_relaying=
+  for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP; do trap "noj_trap $noj_l" "$noj_l"; done
   # bash starts a job under job control in a process group of its own, with default SIGINT and
   # SIGQUIT: what setsid and env do for dash (noj_start_chain).
   [ -z "${'$'}{BASH_VERSION-}" ] || set -m
