@@ -6,6 +6,7 @@
  * jail on the mask — no nix-store call, no listing of the store — then start the jail.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {closureCacheKey, readCachedClosure, writeCachedClosure} from '../closure/cache.js';
 import {assertStoreDir, computeClosure, type Closure} from '../closure/index.js';
@@ -13,7 +14,7 @@ import {findCommand, resolveIntoStore} from '../closure/resolve.js';
 import {EXIT_CANNOT_RUN, EXIT_TOOL_FAILURE, JailError, reason} from '../errors.js';
 import {closureSearchPath, jailEnvironment, parseBind, parseSetenv, systemLinks, type Bind} from '../jail/args.js';
 import {assertKeepable, closeInheritedDescriptors, controlDescriptors} from '../jail/descriptors.js';
-import {callerIdentity, identityFiles} from '../jail/identity.js';
+import {callerIdentity, hostsFile, identityFiles} from '../jail/identity.js';
 import {assertRunnable} from '../jail/interpreter.js';
 import {controllingTerminal} from '../jail/terminal.js';
 import {ttyInjectionFilter} from '../jail/seccomp.js';
@@ -200,7 +201,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const {integration, host, links: hostLinks, consulted} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
   const bus = integration.bus === undefined ? undefined : {plan: integration.bus, dir: options.busDir ?? busDirectory(options.env)};
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly})), ...(bus === undefined ? [] : proxyBinds(bus.plan, bus.dir))];
-  const {statusFd, seccompFd, passwdFd, groupFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
+  const {statusFd, seccompFd, passwdFd, groupFd, hostsFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
   const closure = await withAdded(programClosure, host, async entries => (await cachedClosure(storeDir, entries, cache, cacheDir, options.dryRun)).entries);
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'
@@ -247,6 +248,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   ];
   assertRunnable(jailPath, {storeDir, closure: closure.entries, bindDests: binds.map(bind => bind.dest), opaque: options.bwrapArg.length > 0, links});
 
+  // The jail's own /etc/hosts, unless the host's comes in (--net, or a bind of the caller's).
+  const hosts = [...binds, ...links].some(made => made.dest === '/etc/hosts') ? undefined : hostsFile(os.hostname());
   const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]};
   const commandLine = (terminal: string | undefined, env: Record<string, string>): string[] => launchArgv({
     strategy,
@@ -266,7 +269,12 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       statusFd,
       seccompFd,
       terminal,
-      files: [{fd: passwdFd, dest: '/etc/passwd'}, {fd: groupFd, dest: '/etc/group'}, ...integration.files.map((file, index) => ({fd: fileFds[index]!, dest: file.dest}))],
+      files: [
+        {fd: passwdFd, dest: '/etc/passwd'},
+        {fd: groupFd, dest: '/etc/group'},
+        ...(hosts === undefined ? [] : [{fd: hostsFd, dest: '/etc/hosts'}]),
+        ...integration.files.map((file, index) => ({fd: fileFds[index]!, dest: file.dest})),
+      ],
       links,
     },
   });
@@ -299,9 +307,11 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     [seccompFd, ttyInjectionFilter()],
     [passwdFd, Buffer.from(identity.passwd)],
     [groupFd, Buffer.from(identity.group)],
+    ...(hosts === undefined ? [] : [[hostsFd, Buffer.from(hosts)] as [number, Buffer]]),
     ...integration.files.map((file, index): [number, Buffer] => [fileFds[index]!, file.data]),
   ]);
-  if (launch !== undefined) launch.files = [seccompFd, passwdFd, groupFd].map(fd => inputs.get(fd)!);
+  // In PLAN_FILES order; a jail without its own /etc/hosts has an empty one, which GO leaves closed.
+  if (launch !== undefined) launch.files = [seccompFd, passwdFd, groupFd, hostsFd].map(fd => inputs.get(fd) ?? Buffer.alloc(0));
   return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch};
 };
 

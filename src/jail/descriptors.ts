@@ -35,15 +35,15 @@ export const isRuntimeDescriptor = (target: string, fdinfo: string): boolean =>
 
 /**
  * The descriptors bubblewrap reports on and reads from (its seccomp filter, the jail's
- * /etc/passwd and /etc/group, then `files` more such as an Xauthority): the lowest numbers
- * above 2 that no kept descriptor uses, so a kept one arrives at its own number.
+ * /etc/passwd, /etc/group and /etc/hosts, then `files` more such as an Xauthority): the lowest
+ * numbers above 2 that no kept descriptor uses, so a kept one arrives at its own number.
  */
-export const controlDescriptors = (keep: readonly number[], files = 0): {statusFd: number; seccompFd: number; passwdFd: number; groupFd: number; fileFds: number[]} => {
+export const controlDescriptors = (keep: readonly number[], files = 0): {statusFd: number; seccompFd: number; passwdFd: number; groupFd: number; hostsFd: number; fileFds: number[]} => {
   const taken = new Set(keep);
   const free: number[] = [];
-  for (let fd = 3; free.length < 4 + files; fd++) if (!taken.has(fd)) free.push(fd);
-  const [statusFd, seccompFd, passwdFd, groupFd, ...fileFds] = free as [number, number, number, number, ...number[]];
-  return {statusFd, seccompFd, passwdFd, groupFd, fileFds};
+  for (let fd = 3; free.length < 5 + files; fd++) if (!taken.has(fd)) free.push(fd);
+  const [statusFd, seccompFd, passwdFd, groupFd, hostsFd, ...fileFds] = free as [number, number, number, number, number, ...number[]];
+  return {statusFd, seccompFd, passwdFd, groupFd, hostsFd, fileFds};
 };
 
 /** Parse one --keep-fd value: a descriptor number above 2. */

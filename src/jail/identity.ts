@@ -20,6 +20,17 @@ const NOBODY = 65534;
 /** A name safe in a colon-separated line (a field cannot hold a colon or a line end). */
 const field = (text: string, fallback: string): string => (text === '' || /[:\n\r\0]/.test(text) ? fallback : text);
 
+/**
+ * The jail's /etc/hosts when the host's is not bound in (--net binds it): localhost on both
+ * loopback addresses, and the host name the jail shares with the host (its UTS namespace
+ * starts as a copy) on a loopback address of its own, as Debian writes it. Without it,
+ * `localhost` does not resolve, and programs that serve on it (test suites) fail.
+ */
+export const hostsFile = (hostname: string): string => {
+  const named = /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(hostname) && hostname !== 'localhost' ? `127.0.1.1\t${hostname}\n` : '';
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${named}`;
+};
+
 /** The jail's /etc/passwd and /etc/group for the caller. */
 export const identityFiles = (who: Identity): {passwd: string; group: string} => {
   const user = field(who.user, String(who.uid));

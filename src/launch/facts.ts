@@ -4,6 +4,7 @@
  * variables planning read. Anything here that differs at a launcher's start sends it to exec.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type {Bind} from '../jail/args.js';
 import {stampedDirectories} from '../mask/integrity.js';
@@ -99,6 +100,7 @@ export const launchPlanOf = (facts: LaunchFacts, env: Readonly<Record<string, st
   if (checks.length > MAX_HOST_CHECKS) throw new Error(`more than ${MAX_HOST_CHECKS} host paths to check at each start`);
   return {
     mask: mask.dir,
+    hostname: os.hostname(),
     way: facts.strategy,
     checks,
     env: PLANNED_FROM.map(name => [name, env[name]]),

@@ -110,6 +110,8 @@ if [ -n "${'$'}{BASH_VERSION-}" ]; then
   { trap -p QUIT; } 2>/dev/null >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
 fi
 command exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" || exit ${MOUNT_FAILED}
+# The jail's own /etc/hosts, when it has one (an empty file: the host's is bound instead).
+[ ! -s "$noj_dir/hosts" ] || command exec 7<"$noj_dir/hosts" || exit ${MOUNT_FAILED}
 if [ "$#" -ge 6 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "$3" = ${shellQuote(MOUNT_SCRIPT)} ] && [ "$4" = sh ]; then
   shift 4
   ${MOUNT_COMMAND}
@@ -183,7 +185,7 @@ noj_lines() {
 # 3a. The plan, read as data (on standard input).
 noj_read() {
   IFS= read -r noj_l && [ "$noj_l" = '${PLAN_MAGIC}' ] || noj_no 'no plan, or one of another version' || return
-  IFS= read -r noj_mask && IFS= read -r noj_n || return 1
+  IFS= read -r noj_mask && IFS= read -r noj_host && IFS= read -r noj_n || return 1
   case $noj_n in ''|*[!0-9]*) return 1;; esac
   noj_lines noj_path "$noj_n" && noj_lines noj_pattern "$noj_n" || return 1
   IFS= read -r noj_e || return 1
@@ -244,6 +246,9 @@ noj_verify() {
     fi
   done
   [ "$noj_p" -eq "$noj_n" ] || noj_no 'stat did not answer for every path' || return
+  # The group the jail maps is the caller's: exec wrote the plan with it (-G: the caller's group).
+  [ -G "$noj_dir/plan" ] || noj_no 'the caller runs with another group than when the plan was made' || return
+  { IFS= read -r noj_l </proc/sys/kernel/hostname; } 2>/dev/null && [ "$noj_l" = "$noj_host" ] || noj_no 'the host name is not what it was when the plan was made' || return
   # 3. The variables planning read (the plan is trusted from here on).
   noj_i=0
   while [ "$noj_i" -lt "$noj_e" ]; do
@@ -311,7 +316,6 @@ noj_group() {
 # behind it and never runs the relay inside the relay: no signal is sent with another's half-read
 # state, and a flood of them cannot nest the shell's functions.
 noj_trap() {
-  noj_signalled=1
   noj_queue="$noj_queue $1"
   [ -z "$noj_relaying" ] || return 0
   noj_relaying=1
@@ -332,6 +336,14 @@ noj_trap() {
 
 noj_relay() {
   noj_group
+  # The check vouched for the plan (it made the status file) and the chain is alive, but
+  # bubblewrap has not yet named the sandbox: it is starting, and its program may already
+  # run. Read again until it does (a few milliseconds), rather than end the start.
+  noj_w=0
+  while [ -z "$noj_pg" ] && [ -z "$noj_done" ] && [ -e "$noj_status" ] && [ "$noj_w" -lt 20000 ] && kill -0 "$noj_chain" 2>/dev/null; do
+    noj_group
+    noj_w=$((noj_w + 1))
+  done
   if [ -n "$noj_pg" ] && kill -s "$1" -- "-$noj_pg" 2>/dev/null; then return; fi
   # Not started yet: a signal that ends it ends the launch command (and so the sandbox).
   [ -n "$noj_done" ] && return
@@ -402,12 +414,31 @@ noj_launch() {
   set +m
   exec 9<&-
   while :; do
-    noj_signalled=
     # Quiet: bash reports a job killed by a signal it does not trap.
     wait "$noj_chain" 2>/dev/null
     noj_rc=$?
-    [ -n "$noj_signalled" ] || break
+    # Gone (a chain that ended meanwhile is a zombie until a wait takes its status).
+    kill -0 "$noj_chain" 2>/dev/null || break
+    # Still running: a trap ended the wait. A signal that came while dash ran a trap stays
+    # pending in dash after its trap ran too, and every wait then ends at once, with 128+N
+    # (and may take the chain's status with it): a trapped signal of its own, taken at once,
+    # clears that before the next wait.
+    trap : ALRM
+    kill -s ALRM $$
+    trap - ALRM
   done
+  # 128+N from a wait a signal ended (which may have taken the chain's status with it): the
+  # program's status is the one bubblewrap reported.
+  [ "$noj_rc" -le 128 ] || while IFS= read -r noj_l; do
+    case $noj_l in
+      *'"exit-code"'*)
+        noj_l=${'$'}{noj_l#*'"exit-code"'}
+        noj_l=${'$'}{noj_l#*:}
+        noj_l=${'$'}{noj_l#"${'$'}{noj_l%%[0-9]*}"}
+        noj_l=${'$'}{noj_l%%[!0-9]*}
+        [ -z "$noj_l" ] || noj_rc=$noj_l;;
+    esac
+  done 2>/dev/null <"$noj_status"
   trap - INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
   # Whether the jail started matters only for the statuses of a start that failed (bubblewrap's
   # 1, the mount's 125, a program not found or not runnable): only then is the status read.

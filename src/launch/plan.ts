@@ -15,7 +15,7 @@ import {JailError} from '../errors.js';
 import type {Strategy} from '../mount/strategy.js';
 import {shellQuote} from './shell.js';
 
-export const PLAN_MAGIC = 'nix-overlay-jail launch plan 1';
+export const PLAN_MAGIC = 'nix-overlay-jail launch plan 2';
 
 /** What the launcher asks stat(1) of each path: owner, raw mode, device, inode, mtime, ctime, device numbers. */
 export const STAT_FORMAT = '%u %f %d %i %.9Y %.9Z %t %T';
@@ -26,7 +26,7 @@ const ENV_MARK = '\0env:';
 export const envMark = (name: string): string => `${ENV_MARK}${name}`;
 
 /** The files bubblewrap reads on descriptors, as the plan directory holds them, in descriptor order after the status one. */
-export const PLAN_FILES = ['seccomp', 'passwd', 'group'] as const;
+export const PLAN_FILES = ['seccomp', 'passwd', 'group', 'hosts'] as const;
 /** The file of the command line (wordsText). */
 export const WORDS_FILE = 'words';
 /** The file of the plan's mounting way: a hint read before the plan is checked, which the words must bear out. */
@@ -47,6 +47,8 @@ export interface LaunchPlan {
    */
   way: Strategy;
   checks: PathCheck[];
+  /** The host name (the jail's /etc/hosts names it): the launcher reads /proc/sys/kernel/hostname. */
+  hostname: string;
   /** Variables whose values planning depended on: each must be as recorded (undefined: unset). */
   env: Array<[string, string | undefined]>;
   /** The chain's command line as shell words, without the launcher's own arguments. */
@@ -118,6 +120,7 @@ export const planText = (plan: LaunchPlan): string => {
   const lines = [
     PLAN_MAGIC,
     plan.mask,
+    plan.hostname,
     String(plan.checks.length),
     ...plan.checks.map(check => check.path),
     ...plan.checks.map(check => check.pattern),

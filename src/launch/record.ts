@@ -75,5 +75,8 @@ export const writeLaunchPlan = (dir: string, uid: number, plan: LaunchPlan, file
   });
   writeWhole(path.join(dir, WAY_FILE), `${plan.way}\n`);
   const written = writeWhole(path.join(dir, 'plan'), planText({...plan, checks: [...plan.checks, ...checks]}));
+  // The launcher takes the plan's group for the caller's (test -G): one a set-group-ID
+  // directory gave it instead would be taken for a group change, and never used.
+  if (written.gid !== BigInt(process.getgid?.() ?? 0)) throw new JailError('cache', `the launch plan ${dir} got the group ${written.gid}, not the caller's (a set-group-ID directory?)`);
   writeWhole(path.join(dir, 'seal'), `${written.dev} ${written.ino} ${statTime(written.ctimeNs)}\n`);
 };

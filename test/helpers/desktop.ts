@@ -34,6 +34,8 @@ export const SYSTEM_ECHO_NAME = 'com.example.SystemService';
 const SETPRIV = execFileSync('sh', ['-c', 'command -v setpriv'], {encoding: 'utf8'}).trim();
 const started: ChildProcess[] = [];
 const displays: number[] = [];
+/** The servers' directories: removed again once they are stopped (PulseAudio makes run/pulse as it ends). */
+const bases: string[] = [];
 const signalAll = (signal: NodeJS.Signals): void => {
   for (const child of started) if (child.pid !== undefined && child.exitCode === null) {
     try {
@@ -51,6 +53,7 @@ process.on('exit', () => {
   for (const display of displays) {
     for (const file of [`/tmp/.X11-unix/X${display}`, `/tmp/.X${display}-lock`]) fs.rmSync(file, {force: true});
   }
+  for (const base of bases) fs.rmSync(base, {recursive: true, force: true});
 });
 
 const asCaller = (user: boolean, command: string[]): [string, string[]] =>
@@ -92,6 +95,7 @@ export const desktopServers = async (user: boolean): Promise<DesktopServers> => 
   if (known !== undefined) return known;
   const owner = user ? TEST_USER : undefined;
   const base = tempDir('desktop', owner);
+  bases.push(base);
   const runtime = path.join(base, 'run');
   const home = path.join(base, 'home');
   const [file, args] = asCaller(user, ['sh', '-c', 'mkdir -m 700 "$1" "$2"', 'sh', runtime, home]);

@@ -7,15 +7,21 @@
  */
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, collect, tempDir, userCli, type Collected} from '../helpers/cli.js';
+import {CLI, collect, startCollecting, tempDir, userCli, type Collected} from '../helpers/cli.js';
 import {mountingWays} from '../helpers/callers.js';
 import {missing, TEST_USER, when} from '../helpers/env.js';
-import {buildFixture, nixEnv, scriptsFixture} from '../helpers/nix.js';
+import {buildFixture, debianPrograms, nixEnv, scriptsFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
+import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
+
+// Launchers below must start as from a clean parent (a descriptor above 9 sends dash to exec).
+closeInheritedDescriptors([]);
 
 const asRoot = (args: readonly string[], env: NodeJS.ProcessEnv = nixEnv()): Collected => collect(process.execPath, [CLI, ...args], env);
 
@@ -166,6 +172,35 @@ hostsTest('should start with a symlink loop inside a read-only bound directory, 
   assert.is(result.status, 0, result.stderr);
   assert.is(result.stdout, 'bound\nloop\n');
   tally('input', 1);
+});
+
+hostsTest('localhost and the host\'s name resolve in a jail without --net (its own /etc/hosts), from exec and a warm launcher; --net keeps the host\'s', async () => {
+  const {programs} = debianPrograms(['curl', 'date']);
+  const server = http.createServer((_, response) => response.end('hello from localhost\n'));
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const {port} = server.address() as net.AddressInfo;
+  const cache = tempDir('cache');
+  try {
+    const curl = [`${programs}/bin/curl`, '-sS', '--max-time', '10', `http://localhost:${port}/`];
+    const shared = await startCollecting(process.execPath, [CLI, 'exec', '--cache-dir', cache, '--share-net', '--', ...curl], nixEnv());
+    assert.is(shared.code, 0, shared.stderr);
+    assert.is(shared.stdout, 'hello from localhost\n');
+    const launcher = path.join(tempDir('launcher'), 'curl');
+    const wrapped = asRoot(['wrap', '--out', launcher, '--cache-dir', cache, '--share-net', ...curl]);
+    assert.is(wrapped.status, 0, wrapped.stderr);
+    const warm = await startCollecting(launcher, [], {...nixEnv(), NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'});
+    assert.is(warm.code, 0, warm.stderr);
+    assert.is(warm.stdout, 'hello from localhost\n');
+  } finally {
+    server.close();
+  }
+  const {app} = buildFixture();
+  const own = asRoot(['exec', '--cache-dir', cache, '--', `${app}/bin/sh`, '-c', 'cat /etc/hosts']);
+  assert.is(own.status, 0, own.stderr);
+  assert.is(own.stdout, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${os.hostname()}\n`);
+  const hosts = asRoot(['exec', '--cache-dir', cache, '--net', '--', `${app}/bin/sh`, '-c', 'cat /etc/hosts']);
+  assert.is(hosts.status, 0, hosts.stderr);
+  assert.is(hosts.stdout, fs.readFileSync('/etc/hosts', 'utf8'));
 });
 
 hostsTest('wrap --dry-run is refused, writing no launcher', () => {

@@ -2,7 +2,7 @@ import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import {bwrapArgs, closureSearchPath, jailEnvironment, parseBind, parseSetenv, systemLinks, type JailSpec} from '../../src/jail/args.js';
-import {identityFiles} from '../../src/jail/identity.js';
+import {hostsFile, identityFiles} from '../../src/jail/identity.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const base: JailSpec = {
@@ -193,6 +193,12 @@ identity('should hold root, the caller with the jail\'s home, and nobody, once e
     passwd: 'root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n',
     group: 'root:x:0:\nnogroup:x:65534:\n',
   });
+});
+
+identity('should give the jail an /etc/hosts with localhost on both loopback addresses and the host\'s name, never a line it could break', () => {
+  assert.is(hostsFile('box'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\n');
+  assert.is(hostsFile('localhost'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  for (const odd of ['', 'a b', 'x\n1.2.3.4 evil', '-dash', 'a\tb']) assert.not.match(hostsFile(odd), /127\.0\.1\.1/, JSON.stringify(odd));
 });
 
 identity('should not let a name or a home break the line format', () => {

@@ -30,15 +30,15 @@ flags.run();
 const numbers = suite('descriptor numbers');
 
 numbers('should give bubblewrap the lowest numbers no kept descriptor uses', () => {
-  assert.equal(controlDescriptors([]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, fileFds: []});
-  assert.equal(controlDescriptors([3]), {statusFd: 4, seccompFd: 5, passwdFd: 6, groupFd: 7, fileFds: []});
-  assert.equal(controlDescriptors([4, 3, 6]), {statusFd: 5, seccompFd: 7, passwdFd: 8, groupFd: 9, fileFds: []});
-  assert.equal(controlDescriptors([240]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, fileFds: []});
+  assert.equal(controlDescriptors([]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, hostsFd: 7, fileFds: []});
+  assert.equal(controlDescriptors([3]), {statusFd: 4, seccompFd: 5, passwdFd: 6, groupFd: 7, hostsFd: 8, fileFds: []});
+  assert.equal(controlDescriptors([4, 3, 6]), {statusFd: 5, seccompFd: 7, passwdFd: 8, groupFd: 9, hostsFd: 10, fileFds: []});
+  assert.equal(controlDescriptors([240]), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, hostsFd: 7, fileFds: []});
 });
 
 numbers('should give files written into the jail (an Xauthority) the next free numbers', () => {
-  assert.equal(controlDescriptors([], 1), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, fileFds: [7]});
-  assert.equal(controlDescriptors([8, 7], 2), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, fileFds: [9, 10]});
+  assert.equal(controlDescriptors([], 1), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, hostsFd: 7, fileFds: [8]});
+  assert.equal(controlDescriptors([9, 7], 2), {statusFd: 3, seccompFd: 4, passwdFd: 5, groupFd: 6, hostsFd: 8, fileFds: [10, 11]});
 });
 
 numbers('should accept numbers above 2 only', () => {

@@ -73,25 +73,28 @@ const text = suite('plan text');
 const PLAN = {
   mask: '/c/masks/k',
   way: 'root' as const,
+  hostname: 'host',
   checks: [{path: '/nix/store', pattern: '* * 1 2 3.000000000 * * *'}, {path: '/c/masks/k/layer', pattern: '* * * 4 * 5.000000000 * *'}],
   env: [['HOME', '/home/u'], ['XDG_CACHE_HOME', undefined], ['EMPTY', '']] as Array<[string, string | undefined]>,
   words: "'bwrap' '--'",
 };
 
-text('should list the mask, the paths and then their patterns, the variables, and end', () => {
+text('should list the mask, the host name, the paths and then their patterns, the variables, and end', () => {
   assert.is(planText(PLAN), [
-    PLAN_MAGIC, '/c/masks/k', '2', '/nix/store', '/c/masks/k/layer', '* * 1 2 3.000000000 * * *', '* * * 4 * 5.000000000 * *',
+    PLAN_MAGIC, '/c/masks/k', 'host', '2', '/nix/store', '/c/masks/k/layer', '* * 1 2 3.000000000 * * *', '* * * 4 * 5.000000000 * *',
     '3', '+HOME=/home/u', '-XDG_CACHE_HOME', '+EMPTY=', 'end', '',
   ].join('\n'));
   assert.is(wordsText("'bwrap' '--'"), `set -- 'bwrap' '--' "$@"\n`);
-  // Launchers already written compare the first line and source the words by these names.
-  assert.is(PLAN_MAGIC, 'nix-overlay-jail launch plan 1');
+  // Launchers already written compare the first line (plans of version 1 have no host name,
+  // and no hosts file: they send such launchers to exec) and source the words by these names.
+  assert.is(PLAN_MAGIC, 'nix-overlay-jail launch plan 2');
   assert.is(WORDS_FILE, 'words');
   assert.is(WAY_FILE, 'way');
 });
 
 text('should refuse a path, a value or a name that would break its lines', () => {
   throwsJail(() => planText({...PLAN, mask: '/c/m\nx'}), 'usage', 'newline or a NUL');
+  throwsJail(() => planText({...PLAN, hostname: 'a\nb'}), 'usage', 'newline or a NUL');
   throwsJail(() => planText({...PLAN, checks: [{path: '/a\0b', pattern: '*'}]}), 'usage', 'newline or a NUL');
   throwsJail(() => planText({...PLAN, env: [['HOME', 'a\nb']]}), 'usage', 'newline or a NUL');
   throwsJail(() => planText({...PLAN, env: [['BAD NAME', 'x']]}), 'usage', 'cannot check the variable');
