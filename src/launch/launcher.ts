@@ -294,18 +294,23 @@ noj_register() {
   return 0
 }
 
-# The jail's process group, from bubblewrap's status, while the jail runs.
+# The number after KEY in a status line (LINE): into noj_num.
+noj_number() {
+  noj_num=${'$'}{2#*"$1"}
+  noj_num=${'$'}{noj_num#*:}
+  noj_num=${'$'}{noj_num#"${'$'}{noj_num%%[0-9]*}"}
+  noj_num=${'$'}{noj_num%%[!0-9]*}
+}
+
+# The jail's process group (noj_pg) while it runs, and the program's status once bubblewrap
+# reported it (noj_done; then no group).
 noj_group() {
   noj_pg=
   noj_done=
   while IFS= read -r noj_l; do
     case $noj_l in
-      *'"child-pid"'*)
-        noj_l=${'$'}{noj_l#*'"child-pid"'}
-        noj_l=${'$'}{noj_l#*:}
-        noj_l=${'$'}{noj_l#"${'$'}{noj_l%%[0-9]*}"}
-        noj_pg=${'$'}{noj_l%%[!0-9]*};;
-      *'"exit-code"'*) noj_done=1;;
+      *'"child-pid"'*) noj_number '"child-pid"' "$noj_l"; noj_pg=$noj_num;;
+      *'"exit-code"'*) noj_number '"exit-code"' "$noj_l"; noj_done=${'$'}{noj_num:-?};;
     esac
   done 2>/dev/null <"$noj_status"
   [ -z "$noj_done" ] || noj_pg=
@@ -429,16 +434,10 @@ noj_launch() {
   done
   # 128+N from a wait a signal ended (which may have taken the chain's status with it): the
   # program's status is the one bubblewrap reported.
-  [ "$noj_rc" -le 128 ] || while IFS= read -r noj_l; do
-    case $noj_l in
-      *'"exit-code"'*)
-        noj_l=${'$'}{noj_l#*'"exit-code"'}
-        noj_l=${'$'}{noj_l#*:}
-        noj_l=${'$'}{noj_l#"${'$'}{noj_l%%[0-9]*}"}
-        noj_l=${'$'}{noj_l%%[!0-9]*}
-        [ -z "$noj_l" ] || noj_rc=$noj_l;;
-    esac
-  done 2>/dev/null <"$noj_status"
+  if [ "$noj_rc" -gt 128 ]; then
+    noj_group
+    case $noj_done in ''|*[!0-9]*) ;; *) noj_rc=$noj_done;; esac
+  fi
   trap - INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
   # Whether the jail started matters only for the statuses of a start that failed (bubblewrap's
   # 1, the mount's 125, a program not found or not runnable): only then is the status read.
