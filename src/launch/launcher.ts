@@ -316,26 +316,14 @@ noj_group() {
   [ -z "$noj_done" ] || noj_pg=
 }
 
-# 4. A trap only queues its signal; the first trap on the stack relays the queue, in order. A
-# signal that arrives while one is relayed (a trap runs between any two commands) is queued
-# behind it and never runs the relay inside the relay: no signal is sent with another's half-read
-# state, and a flood of them cannot nest the shell's functions.
+# 4. A trap only queues its signal (once: as the kernel keeps one of each pending), in a single
+# command and no function: a signal that comes while another's trap runs nests no function, and
+# the shell keeps the status of whatever its trap interrupted. The wait loop relays the queue, in
+# order, outside every trap: a trap run inside another (dash runs them re-entrantly) would hand
+# the inner command the outer trap's saved status, so a kill that worked could read as failed.
 noj_trap() {
-  noj_queue="$noj_queue $1"
-  [ -z "$noj_relaying" ] || return 0
-  noj_relaying=1
-  while :; do
-    while [ -n "$noj_queue" ]; do
-      noj_s=${'$'}{noj_queue# }
-      noj_s=${'$'}{noj_s%% *}
-      noj_queue=${'$'}{noj_queue# }
-      noj_queue=${'$'}{noj_queue#"$noj_s"}
-      case $noj_s in TSTP) noj_suspend;; *) noj_relay "$noj_s";; esac
-    done
-    noj_relaying=
-    # Queued between the last look and the line above: relay it here.
-    [ -n "$noj_queue" ] || break
-    noj_relaying=1
+  for noj_l in "$@"; do
+    trap "case \" \$noj_queue \" in *' $noj_l '*) ;; *) noj_queue=\"\$noj_queue $noj_l\";; esac" "$noj_l"
   done
 }
 
@@ -360,7 +348,7 @@ noj_suspend() {
   [ -z "$noj_pg" ] || kill -s STOP -- "-$noj_pg" 2>/dev/null
   trap - TSTP
   kill -s TSTP $$
-  trap 'noj_trap TSTP' TSTP
+  noj_trap TSTP
   noj_group
   [ -z "$noj_pg" ] || kill -s CONT -- "-$noj_pg" 2>/dev/null
 }
@@ -409,8 +397,7 @@ noj_launch() {
   # Standard input closed (./launcher <&-): exec starts the program so.
   { command exec 9<&0; } 2>/dev/null || noj_no 'standard input is closed' || return
   noj_queue=
-  noj_relaying=
-  for noj_l in INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP; do trap "noj_trap $noj_l" "$noj_l"; done
+  noj_trap INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
   # bash starts a job under job control in a process group of its own, with default SIGINT and
   # SIGQUIT: what setsid and env do for dash (noj_start_chain).
   [ -z "${'$'}{BASH_VERSION-}" ] || set -m
@@ -418,10 +405,23 @@ noj_launch() {
   noj_chain=$!
   set +m
   exec 9<&-
+  noj_rc=
   while :; do
-    # Quiet: bash reports a job killed by a signal it does not trap.
-    wait "$noj_chain" 2>/dev/null
+    while [ -n "$noj_queue" ]; do
+      noj_s=${'$'}{noj_queue# }
+      noj_s=${'$'}{noj_s%% *}
+      noj_queue=${'$'}{noj_queue# }
+      noj_queue=${'$'}{noj_queue#"$noj_s"}
+      case $noj_s in TSTP) noj_suspend;; *) noj_relay "$noj_s";; esac
+    done
+    # The queue is read in the wait's own word: a signal trapped before it leaves the queue
+    # full, and the wait is for no child ($$), done at once; one that comes after it is pending
+    # in the shell, and ends the wait at once. Either way nothing queued waits for the next one.
+    # Quiet: bash reports a job killed by a signal it does not trap, and a pid not its child.
+    wait "${'$'}{noj_queue:+$$}${'$'}{noj_queue:-$noj_chain}" 2>/dev/null
     noj_rc=$?
+    # A signal ended the wait, or came before it: this is not (surely) the chain's status.
+    [ -z "$noj_queue" ] || noj_rc=
     # Gone (a chain that ended meanwhile is a zombie until a wait takes its status).
     kill -0 "$noj_chain" 2>/dev/null || break
     # Still running: a trap ended the wait. A signal that came while dash ran a trap stays
@@ -432,11 +432,14 @@ noj_launch() {
     kill -s ALRM $$
     trap - ALRM
   done
-  # 128+N from a wait a signal ended (which may have taken the chain's status with it): the
-  # program's status is the one bubblewrap reported.
-  if [ "$noj_rc" -gt 128 ]; then
+  # A wait a signal ended (which may have taken the chain's status with it): the program's
+  # status is the one bubblewrap reported; without one, the chain's, if no wait took it yet.
+  if [ -z "$noj_rc" ] || [ "$noj_rc" -gt 128 ]; then
     noj_group
-    case $noj_done in ''|*[!0-9]*) ;; *) noj_rc=$noj_done;; esac
+    case $noj_done in
+      ''|*[!0-9]*) [ -n "$noj_rc" ] || { wait "$noj_chain" 2>/dev/null; noj_rc=$?; };;
+      *) noj_rc=$noj_done;;
+    esac
   fi
   trap - INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
   # Whether the jail started matters only for the statuses of a start that failed (bubblewrap's
