@@ -405,7 +405,6 @@ noj_launch() {
   noj_chain=$!
   set +m
   exec 9<&-
-  noj_rc=
   while :; do
     while [ -n "$noj_queue" ]; do
       noj_s=${'$'}{noj_queue# }

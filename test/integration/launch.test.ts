@@ -535,12 +535,12 @@ for (const caller of mountingWays) {
 const edges = suite('launchers started oddly, and signals close together');
 const edgeTest = when(edges, mountingWays[0]!.needs);
 
-
 /**
  * A dash script that runs `rounds` launches of `launcher` (a program with handlers for SIGINT
  * and SIGTERM, waiting on a child started before it says it is ready, so no fork of its own
- * meets the signal; a signal lost ends it after 20 s), sends `first`, then `second` from `senders` processes `burst` times each,
- * and counts the rounds whose handler did not end the program with `want`.
+ * meets the signal; a signal lost ends it after 20 s), sends `first`, then `second` from
+ * `senders` processes `burst` times each, and counts the rounds whose handler did not end the
+ * program with `want`.
  */
 const DRIVER = String.raw`
 L=$1 rounds=$2 first=$3 second=$4 senders=$5 burst=$6 want=$7
