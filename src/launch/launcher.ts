@@ -323,7 +323,7 @@ noj_group() {
 # the inner command the outer trap's saved status, so a kill that worked could read as failed.
 noj_trap() {
   for noj_l in "$@"; do
-    trap "case \" \$noj_queue \" in *' $noj_l '*) ;; *) noj_queue=\"\$noj_queue $noj_l\";; esac" "$noj_l"
+    trap "case \" \$noj_queue \" in *' $noj_l '*) ;; *) ${'$'}{noj_wake:+[ -n \"\$noj_queue\" ] || echo >&$noj_wake; }noj_queue=\"\$noj_queue $noj_l\";; esac" "$noj_l"
   done
 }
 
@@ -340,7 +340,7 @@ noj_relay() {
   if [ -n "$noj_pg" ] && kill -s "$1" -- "-$noj_pg" 2>/dev/null; then return; fi
   # Not started yet: a signal that ends it ends the launch command (and so the sandbox).
   [ -n "$noj_done" ] && return
-  case $1 in WINCH|CONT) ;; *) kill -s "$1" "$noj_chain" 2>/dev/null;; esac
+  case $1 in WINCH|CONT) ;; *) kill -s "$1" -- "${'$'}{noj_wake:+-}$noj_chain" 2>/dev/null;; esac
 }
 
 noj_suspend() {
@@ -389,6 +389,26 @@ ${WAY_CASES}
   exec "$@"
 }
 
+# bash's wait loses a signal when two different ones come at once: the kernel starts the
+# handler of the first and, on top of it, the second's, whose handler leaves the wait by a
+# long jump and so never returns to the first (its trap never runs; seen with TERM then CONT,
+# as systemd stops a service, in half the starts). Under bash the chain's start runs in a
+# subshell of its own that traps the signals a relay may send it (its parts get them at their
+# default) and writes the chain's status, a line, on the pipe noj_wake when the chain ends; the
+# launcher reads that pipe instead of waiting, and a trap writes an empty line to it when it
+# queues a signal, so a queued signal never waits for the next one. A signal that comes while
+# read starts, before it reads (its trap runs after the read), is relayed when the read's
+# one-second timeout ends it.
+noj_launch_bash() {
+  eval '{
+    trap : INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
+    noj_check 9<&- '"$noj_wake"'>&- | noj_start_chain "$@" '"$noj_wake"'>&-
+    noj_l=$?
+    echo "$noj_l" >&'"$noj_wake"'
+    exit "$noj_l"
+  } &'
+}
+
 # 3, 4. Start both parts and wait for the chain, relaying signals (noj_relay, noj_suspend).
 noj_launch() {
   noj_status=$noj_dir/run.$$.$noj_start
@@ -397,11 +417,18 @@ noj_launch() {
   # Standard input closed (./launcher <&-): exec starts the program so.
   { command exec 9<&0; } 2>/dev/null || noj_no 'standard input is closed' || return
   noj_queue=
+  # bash waits for the chain by reading a pipe (noj_wake), not with wait: see noj_launch_bash.
+  noj_wake=
+  [ -z "${'$'}{BASH_VERSION-}" ] || eval 'exec {noj_wake}<> <(:)' 2>/dev/null || noj_wake=
   noj_trap INT QUIT HUP TERM USR1 USR2 WINCH CONT TSTP
   # bash starts a job under job control in a process group of its own, with default SIGINT and
   # SIGQUIT: what setsid and env do for dash (noj_start_chain).
   [ -z "${'$'}{BASH_VERSION-}" ] || set -m
-  noj_check 9<&- | noj_start_chain "$@" &
+  if [ -n "$noj_wake" ]; then
+    noj_launch_bash "$@"
+  else
+    noj_check 9<&- | noj_start_chain "$@" &
+  fi
   noj_chain=$!
   set +m
   exec 9<&-
@@ -413,6 +440,18 @@ noj_launch() {
       noj_queue=${'$'}{noj_queue#"$noj_s"}
       case $noj_s in TSTP) noj_suspend;; *) noj_relay "$noj_s";; esac
     done
+    if [ -n "$noj_wake" ]; then
+      # The chain's status, or an empty line from a trap (or nothing: a trapped signal ended
+      # the read, or a second went by).
+      noj_l=
+      IFS= read -r -t 1 -u "$noj_wake" noj_l
+      case $noj_l in [0-9]*) noj_rc=$noj_l; break;; esac
+      kill -0 "$noj_chain" 2>/dev/null && continue
+      # Ended without a word (killed): its status, as wait has it.
+      wait "$noj_chain" 2>/dev/null
+      noj_rc=$?
+      break
+    fi
     # The queue is read in the wait's own word: a signal trapped before it leaves the queue
     # full, and the wait is for no child ($$), done at once; one that comes after it is pending
     # in the shell, and ends the wait at once. Either way nothing queued waits for the next one.
