@@ -472,7 +472,7 @@ const launchTable = (): void => {
       const planDir = fs.readFileSync(launcher, 'utf8').match(/^noj_dir='([^']*)'$/m)![1]!;
       const [launched, bwrap, exec, underBash] = timeInterleaved([
         {command: launcher, args: [], env: way.env},
-        {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])]},
+        {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group', 'hosts'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])]},
         {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program], env: way.env},
         {command: bashAsSh, args: [launcher], env: way.env},
       ]) as [number, number, number, number];
