@@ -83,15 +83,16 @@ const settledStore = async (): Promise<void> => {
   if (age < 2100) await sleep(2100 - age);
 };
 
-const wrapFor = async (caller: Caller, options: string[], command: string[]): Promise<Wrapped> => {
+const wrapFor = async (caller: Caller, options: string[], command: string[], env: NodeJS.ProcessEnv = {}): Promise<Wrapped> => {
   await settledStore();
   const dir = tempDir('launch', caller.user ? TEST_USER : undefined);
   const launcher = path.join(dir, 'jailed');
   const cache = caller.cache();
   const [wrapCommand, wrapArgv] = caller.command(['wrap', '--out', launcher, '--cache-dir', cache, ...options, ...command]);
-  const wrapped = collect(wrapCommand, wrapArgv, caller.env());
+  const wrapped = collect(wrapCommand, wrapArgv, {...caller.env(), ...env});
   assert.is(wrapped.status, 0, wrapped.stderr);
-  assert.is(wrapped.stderr, '', 'wrap recorded a plan');
+  // Only notices of a resource asked for and missing, which exec gives too.
+  assert.is(wrapped.stderr.split('\n').filter(line => !/; going on without$/.test(line)).join(''), '', 'wrap recorded a plan');
   const [planDir] = fs.readdirSync(path.join(cache, 'plans')).map(name => path.join(cache, 'plans', name));
   return {
     launcher,
@@ -403,6 +404,125 @@ for (const caller of mountingWays) {
       fs.chmodSync(masks, 0o700);
     }
     tally('mask', 6);
+  });
+
+  invalidTest('differential: whatever one input changes, the warm start gives what exec gives now, or hands the start to exec', async () => {
+    const {app, outsider, closure} = buildFixture();
+    const owner = caller.user ? TEST_USER : undefined;
+    const dir = tempDir('differential', owner);
+    fs.chmodSync(dir, 0o755);
+    const closureFile = path.join(dir, 'closure');
+    const profile = path.join(dir, 'profile.json');
+    const data = path.join(dir, 'data');
+    const runtime = path.join(dir, 'runtime');
+    for (const made of [data, runtime]) fs.mkdirSync(made, {mode: 0o700});
+    if (owner !== undefined) execFileSync('chown', ['-R', owner, dir]);
+    const writeInputs = (): void => {
+      fs.writeFileSync(closureFile, `${closure.join('\n')}\n`);
+      fs.writeFileSync(profile, JSON.stringify({'ro-bind': [`${data}:/data`]}));
+      fs.rmSync(path.join(data, 'file'), {force: true});
+      fs.writeFileSync(path.join(data, 'file'), 'bound\n');
+    };
+    writeInputs();
+    const options = ['--closure-file', closureFile, '--profile', profile, '--wayland', '--audio'];
+    const probe = 'ls -a /nix/store; echo ==; env | sort; echo ==; cat /data/file; ls -a /run/user/* 2>/dev/null; exit 0';
+    const base: NodeJS.ProcessEnv = {XDG_RUNTIME_DIR: runtime, WAYLAND_DISPLAY: 'wayland-0'};
+    const wrapped = await wrapFor(caller, options, [`${app}/bin/sh`, '-c', probe], base);
+    const exec = (env: NodeJS.ProcessEnv): Collected => {
+      const [command, argv] = caller.command(['exec', '--cache-dir', wrapped.cache, ...options, '--', `${app}/bin/sh`, '-c', probe]);
+      return collect(command, argv, {...caller.env(), ...base, ...env});
+    };
+    const outcome = (result: Collected): string => `exit ${result.status}\n${result.stdout}`;
+    const chmod = (target: () => string, mode: number) => (): (() => void) => {
+      const file = target();
+      const before = fs.statSync(file).mode & 0o7777;
+      fs.chmodSync(file, mode);
+      return () => fs.chmodSync(file, before);
+    };
+    const maskDir = (): string => path.join(wrapped.cache, 'masks', fs.readdirSync(path.join(wrapped.cache, 'masks')).find(name => !name.startsWith('.'))!);
+    const variable = (name: string, value: string) => ({name: `${name}=${value}`, env: {[name]: value}});
+    const changes: Array<{name: string; env?: NodeJS.ProcessEnv; apply?: () => (() => void) | Promise<() => void>}> = [
+      ...[['HOME', dir], ['PATH', `${dir}:/usr/bin:/bin`], ['XDG_CACHE_HOME', dir], ['XDG_RUNTIME_DIR', '/nix'], ['XDG_RUNTIME_DIR', data],
+        ['WAYLAND_DISPLAY', '/nix/var/nix/daemon-socket/socket'], ['WAYLAND_DISPLAY', 'wayland-1'], ['PULSE_SERVER', 'unix:/nix/store'],
+        ['PULSE_SERVER', `unix:${data}/file`], ['NIX_SSL_CERT_FILE', '/nix/store'], ['SSL_CERT_FILE', `${data}/file`], ['DISPLAY', ':73'],
+        ['XAUTHORITY', '/nix'], ['DBUS_SESSION_BUS_ADDRESS', 'unix:path=/nix/var/nix/daemon-socket/socket'],
+        ['DBUS_SYSTEM_BUS_ADDRESS', 'unix:path=/nix/store'], ['LOCALE_ARCHIVE', '/nix/store'], ['TZDIR', '/nix'], ['NIX_REMOTE', 'local']]
+        .map(([name, value]) => variable(name!, value!)),
+      {name: 'the cache writable by others', apply: chmod(() => wrapped.cache, 0o777)},
+      {name: 'the cache writable by its group', apply: chmod(() => wrapped.cache, 0o770)},
+      {name: 'plans/ writable by others', apply: chmod(() => path.join(wrapped.cache, 'plans'), 0o777)},
+      {name: 'the plan directory writable by others', apply: chmod(() => wrapped.planDir, 0o777)},
+      {name: 'masks/ writable by others', apply: chmod(() => path.join(wrapped.cache, 'masks'), 0o777)},
+      {name: 'masks/KEY writable by others', apply: chmod(maskDir, 0o777)},
+      {name: 'the cache another user\'s', apply: () => {
+        const {uid, gid} = fs.statSync(wrapped.cache);
+        fs.chownSync(wrapped.cache, 4243, 4243);
+        return () => fs.chownSync(wrapped.cache, uid, gid);
+      }},
+      {name: 'a path added to the closure file', apply: () => {
+        fs.writeFileSync(closureFile, `${[...closure, outsider].join('\n')}\n`);
+        return writeInputs;
+      }},
+      {name: 'the bind removed from the profile', apply: () => {
+        fs.writeFileSync(profile, '{}');
+        return writeInputs;
+      }},
+      {name: 'the bound file replaced by a link into the store', apply: () => {
+        fs.rmSync(path.join(data, 'file'));
+        fs.symlinkSync(outsider, path.join(data, 'file'));
+        return writeInputs;
+      }},
+      {name: 'the bound directory replaced by a link into the store', apply: () => {
+        fs.renameSync(data, `${data}.away`);
+        fs.symlinkSync('/nix/store', data);
+        return () => {
+          fs.rmSync(data);
+          fs.renameSync(`${data}.away`, data);
+        };
+      }},
+      {name: 'a Wayland socket appeared', apply: async () => {
+        const socket = path.join(runtime, 'wayland-0');
+        const server = await listening(socket);
+        if (owner !== undefined) execFileSync('chown', [owner, socket]);
+        return () => server.close();
+      }},
+      {name: 'nix-overlay-jail replaced', apply: () => {
+        const cli = caller.user ? userCli() : CLI;
+        const stats = fs.statSync(cli);
+        fs.utimesSync(cli, stats.atime, new Date(stats.mtimeMs + 1000));
+        return () => undefined;
+      }},
+      {name: 'a path added to the store', apply: () => {
+        addStorePath(`noj-differential-${Date.now()}`);
+        return () => undefined;
+      }},
+    ];
+    let warm = 0;
+    for (const change of changes) {
+      // The plan holds before each change (the start that records it again is exec's).
+      await settledStore();
+      wrapped.run([], base);
+      const held = wrapped.run([], {...FAST, ...base});
+      assert.is(held.status, 0, `before ${change.name}: ${held.stderr}`);
+      const undo = (await change.apply?.()) ?? (() => undefined);
+      try {
+        const env = change.env ?? {};
+        const fast = wrapped.run([], {...FAST, ...base, ...env});
+        const now = exec(env);
+        if (fast.status === 125 && /the launch plan was not used/.test(fast.stderr)) {
+          const fallen = wrapped.run([], {...base, ...env});
+          assert.is(outcome(fallen), outcome(now), `${change.name}: the start handed to exec`);
+        } else {
+          warm += 1;
+          assert.is(outcome(fast), outcome(now), `${change.name}: the warm start went on (${fast.stderr.trim()})`);
+        }
+      } finally {
+        undo();
+      }
+      tally('mask', 1);
+    }
+    // Most changes refuse the plan; the test is not one that only ever sees refusals.
+    assert.ok(warm < changes.length, 'some change was refused');
   });
 
   invalidTest('the way the plan says it mounts is only a hint: the words must bear it out, or exec runs', async () => {
