@@ -428,8 +428,15 @@ for (const caller of mountingWays) {
     const probe = 'ls -a /nix/store; echo ==; env | sort; echo ==; cat /data/file; ls -a /run/user/* 2>/dev/null; exit 0';
     const base: NodeJS.ProcessEnv = {XDG_RUNTIME_DIR: runtime, WAYLAND_DISPLAY: 'wayland-0'};
     const wrapped = await wrapFor(caller, options, [`${app}/bin/sh`, '-c', probe], base);
-    const exec = (env: NodeJS.ProcessEnv): Collected => {
-      const [command, argv] = caller.command(['exec', '--cache-dir', wrapped.cache, ...options, '--', `${app}/bin/sh`, '-c', probe]);
+    /** In a mount and UTS namespace of its own when the change is made there (SETUP, as root). */
+    const within = ([command, argv]: [string, string[]], setup: string | undefined): [string, string[]] =>
+      (setup === undefined ? [command, argv] : ['unshare', ['--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', `${setup} && exec "$@"`, 'sh', command, ...argv]]);
+    const exec = (env: NodeJS.ProcessEnv, setup?: string): Collected => {
+      const [command, argv] = within(caller.command(['exec', '--cache-dir', wrapped.cache, ...options, '--', `${app}/bin/sh`, '-c', probe]), setup);
+      return collect(command, argv, {...caller.env(), ...base, ...env});
+    };
+    const launch = (env: NodeJS.ProcessEnv, setup?: string): Collected => {
+      const [command, argv] = within(launcherCommand(caller, wrapped.launcher, []), setup);
       return collect(command, argv, {...caller.env(), ...base, ...env});
     };
     const outcome = (result: Collected): string => `exit ${result.status}\n${result.stdout}`;
@@ -441,7 +448,7 @@ for (const caller of mountingWays) {
     };
     const maskDir = (): string => path.join(wrapped.cache, 'masks', fs.readdirSync(path.join(wrapped.cache, 'masks')).find(name => !name.startsWith('.'))!);
     const variable = (name: string, value: string) => ({name: `${name}=${value}`, env: {[name]: value}});
-    const changes: Array<{name: string; env?: NodeJS.ProcessEnv; apply?: () => (() => void) | Promise<() => void>}> = [
+    const changes: Array<{name: string; env?: NodeJS.ProcessEnv; setup?: string; apply?: () => (() => void) | Promise<() => void>}> = [
       ...[['HOME', dir], ['PATH', `${dir}:/usr/bin:/bin`], ['XDG_CACHE_HOME', dir], ['XDG_RUNTIME_DIR', '/nix'], ['XDG_RUNTIME_DIR', data],
         ['WAYLAND_DISPLAY', '/nix/var/nix/daemon-socket/socket'], ['WAYLAND_DISPLAY', 'wayland-1'], ['PULSE_SERVER', 'unix:/nix/store'],
         ['PULSE_SERVER', `unix:${data}/file`], ['NIX_SSL_CERT_FILE', '/nix/store'], ['SSL_CERT_FILE', `${data}/file`], ['DISPLAY', ':73'],
@@ -492,6 +499,12 @@ for (const caller of mountingWays) {
         fs.utimesSync(cli, stats.atime, new Date(stats.mtimeMs + 1000));
         return () => undefined;
       }},
+      // The host's name, passwd and group, changed in a namespace of the start's own.
+      {name: 'another host name', setup: 'hostname noj-elsewhere'},
+      ...[['passwd', 'noj-extra:x:4244:4244::/:/bin/false'], ['group', 'noj-extra:x:4244:']].map(([file, line]) => ({
+        name: `a line added to /etc/${file!}`,
+        setup: `cp /etc/${file!} ${dir}/${file!} && echo '${line!}' >>${dir}/${file!} && chmod 644 ${dir}/${file!} && mount --bind ${dir}/${file!} /etc/${file!}`,
+      })),
       {name: 'a path added to the store', apply: () => {
         addStorePath(`noj-differential-${Date.now()}`);
         return () => undefined;
@@ -507,10 +520,10 @@ for (const caller of mountingWays) {
       const undo = (await change.apply?.()) ?? (() => undefined);
       try {
         const env = change.env ?? {};
-        const fast = wrapped.run([], {...FAST, ...base, ...env});
-        const now = exec(env);
+        const fast = launch({...FAST, ...env}, change.setup);
+        const now = exec(env, change.setup);
         if (fast.status === 125 && /the launch plan was not used/.test(fast.stderr)) {
-          const fallen = wrapped.run([], {...base, ...env});
+          const fallen = launch(env, change.setup);
           assert.is(outcome(fallen), outcome(now), `${change.name}: the start handed to exec`);
         } else {
           warm += 1;
