@@ -20,6 +20,7 @@ import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
 import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
+import {PLANNED_FROM} from '../../src/launch/facts.js';
 import {shellQuote} from '../../src/launch/shell.js';
 
 // The launchers below must start as from a clean parent: what this process inherited (from
@@ -510,12 +511,14 @@ for (const caller of mountingWays) {
         return () => undefined;
       }},
     ];
+    // Every variable planning reads is changed: one added to it is not left out here.
+    for (const name of PLANNED_FROM) assert.ok(changes.some(change => change.env !== undefined && name in change.env), name);
     let warm = 0;
     for (const change of changes) {
       // The plan holds before each change (the start that records it again is exec's).
       await settledStore();
-      wrapped.run([], base);
-      const held = wrapped.run([], {...FAST, ...base});
+      launch({});
+      const held = launch(FAST);
       assert.is(held.status, 0, `before ${change.name}: ${held.stderr}`);
       const undo = (await change.apply?.()) ?? (() => undefined);
       try {
