@@ -6,6 +6,7 @@
  * data or throws a JailError.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type OptionSpec} from './argv.js';
@@ -94,6 +95,8 @@ const withProfiles = async (options: string[], flags: Flags): Promise<string[]> 
   return [...fromProfiles, ...options.filter(option => !option.startsWith('--profile='))];
 };
 
+const isInStore = (option: string): boolean => path.resolve(option.slice('--profile='.length)).startsWith('/nix/store/');
+
 const main = async (argv: string[]): Promise<number> => {
   const [name, ...rest] = argv;
   const command = name === undefined ? undefined : commands[name];
@@ -111,7 +114,9 @@ const main = async (argv: string[]): Promise<number> => {
     await showHelpOrVersion(help, [wants === '-h' ? '--help' : wants]);
     return 0;
   }
-  return command.run(parseFlags(await withProfiles(options, command.flags), command.flags), operands, options);
+  // exec --parse-only reads nothing of the host: only profiles in the store, which a build can read too.
+  const readable = options.includes('--parse-only') ? options.filter(option => !option.startsWith('--profile=') || isInStore(option)) : options;
+  return command.run(parseFlags(await withProfiles(readable, command.flags), command.flags), operands, options);
 };
 
 main(process.argv.slice(2)).then(

@@ -19,6 +19,7 @@ export const execFlags: Flags = {
   home: {type: 'string'},
   noSystemLinks: {type: 'boolean', default: false},
   dryRun: {type: 'boolean', default: false},
+  parseOnly: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
 };
@@ -94,6 +95,9 @@ ${MASK_HELP}
                              (repeatable); every other descriptor above 2 is closed first
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
+    --parse-only             check the options and stop, reading nothing of the host: for
+                             checks at build time (Nix's wrap). Profiles in the store are read
+                             and checked; profiles elsewhere are left for the launch
     --launch-plan DIR        (for wrap launchers) record the run's launch plan in DIR, a
     --launch-words N         plans/KEY directory of the cache; the command's first N words
                              are the launcher's, the rest its arguments
@@ -155,6 +159,14 @@ ${MASK_HELP}
   run: async (flags, operands, given) => {
     const {execCommand, planExec} = await import('../commands/exec.js');
     const options = execOptions(flags, operands, given);
+    if (flags['parseOnly']) {
+      const {parseBind, parseSetenv} = await import('../jail/args.js');
+      for (const bind of options.bind) parseBind(bind, false);
+      for (const bind of options.roBind) parseBind(bind, true);
+      for (const assignment of options.setenv) parseSetenv(assignment);
+      if (operands.length === 0) throw new JailError('usage', 'no command given (usage: nix-overlay-jail exec [options] [--] COMMAND [ARG...])');
+      return 0;
+    }
     if (options.dryRun) {
       const plan = await planExec(options);
       process.stderr.write(`nix-overlay-jail: mode ${plan.mode}, mount ${plan.strategy}, mask ${plan.maskDir} (${plan.maskStatus})\n`);

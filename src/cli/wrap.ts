@@ -61,6 +61,7 @@ export const wrapCli: Command = {
     if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail wrap --out FILE [options] COMMAND [ARG...])');
     if (flags['launchPlan'] !== undefined || flags['launchWords'] !== undefined) throw new JailError('usage', 'wrap makes its launcher\'s plan itself: no --launch-plan');
     // A launcher carrying --dry-run would only ever print its plan.
+    if (flags['parseOnly']) throw new JailError('usage', 'wrap --parse-only would write a launcher that only checks its options: check them with exec --parse-only');
     if (flags['dryRun']) throw new JailError('usage', 'wrap --dry-run would write a launcher that only dry-runs: see the jail with exec --dry-run, then wrap without it');
     const {jailPath} = resolveCommand(command, path.resolve(String(flags['store'])), process.env['PATH']);
     const execOptions = absoluteOptions(options.filter(option => !/^--(out|force|no-force|desktop-file|desktop-name)(=|$)/.test(option)), process.cwd());

@@ -87,6 +87,25 @@ bad('should refuse unknown options, missing values and values that look like opt
   expectFailure(['closure', '--no-store', '/tmp', '/nix/store/x'], /^nix-overlay-jail: unknown option --no-store \(see --help\)$/);
 });
 
+bad('should check exec options alone with --parse-only: a typo or a bad value fails, nothing of the host is read', () => {
+  // What Nix's wrap runs at build time: a HOME, a bind source or a profile outside the store
+  // that does not exist yet is fine; every word that exec itself would refuse is refused.
+  const good = run(['exec', '--parse-only', '--net', '--home', '/nonexistent/home', '--ro-bind', '/nonexistent/data:/data',
+    '--profile', '/nonexistent/profile.json', '--setenv', 'A=b', '--keep-fd', '5', '--', '/nonexistent/program']);
+  assert.is(good.status, 0, good.stderr);
+  assert.is(good.stdout + good.stderr, '');
+  expectFailure(['exec', '--parse-only', '--nett', '--', 'hello'], /unknown option --nett/);
+  expectFailure(['exec', '--parse-only', '--mount-with', 'fuse', '--', 'hello'], /--mount-with must be one of/);
+  expectFailure(['exec', '--parse-only', '--setenv', 'A', '--', 'hello'], /--setenv needs NAME=VALUE/);
+  expectFailure(['exec', '--parse-only', '--keep-fd', '2', '--', 'hello'], /--keep-fd 2: descriptors 0, 1 and 2/);
+  expectFailure(['exec', '--parse-only', '--bind', '/tmp:/nix', '--', 'hello'], /refusing bind onto \/nix/);
+  expectFailure(['exec', '--parse-only', '--talk-name', 'not a name', '--', 'hello'], /not a D-Bus name/);
+  expectFailure(['exec', '--parse-only', '--net'], /no command given/);
+  // A profile in the store is what the launch will read: it is read and checked now.
+  expectFailure(['exec', '--parse-only', '--profile', `/nix/store/${'0'.repeat(32)}-gone.json`, '--', 'hello'], /cannot read profile \/nix\/store\/0+-gone\.json/);
+  expectFailure(['wrap', '--out', path.join(tempDir('parse-only'), 'launcher'), '--parse-only', 'hello'], /wrap --parse-only/);
+});
+
 bad.run();
 
 // ---
