@@ -56,6 +56,8 @@ buildNpmPackage {
   '';
 
   nativeBuildInputs = [ makeWrapper ];
+  # npm pack (the install step) would run prepack, the build again.
+  npmPackFlags = [ "--ignore-scripts" ];
 
   # npm run build: tsc, then the one-file bundle and its V8 code cache (made by this nodejs,
   # the one the command runs with, so V8 accepts it).

@@ -139,6 +139,10 @@ export const userCommand = (args: readonly string[]): [string, string[]] => [SET
 /** Found once, so that a test may run the tool with a PATH of its own. */
 const SETPRIV = execFileSync('sh', ['-c', 'command -v setpriv || echo setpriv'], {encoding: 'utf8'}).trim();
 
+/** Any command as the test user (its login-like environment and `env`), to its end. */
+export const collectAsUser = (command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Collected =>
+  collect(SETPRIV, [...asUser(), command, ...args], {...userEnv(), ...env});
+
 /** Run the binary as the unprivileged test user, with a login-like environment. */
 export const runAsUser = (args: readonly string[], options: RunOptions = {}): Run => {
   const [command, argv] = userCommand(args);
