@@ -14,18 +14,18 @@
       ];
       forSystems = f: nixpkgs.lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
       # wrap as a function of a package set, with this flake's build of the command.
-      wrapWith = pkgs: pkgs.callPackage ./nix/wrap.nix { nix-overlay-jail = self.packages.${pkgs.system}.default; };
+      wrapWith = pkgs: pkgs.callPackage ./nix/wrap.nix { nix-overlay-jail = self.packages.${pkgs.stdenv.hostPlatform.system}.default; };
     in
     {
       packages = forSystems (pkgs: {
         default = pkgs.callPackage ./nix/package.nix { };
-        nix-overlay-jail = self.packages.${pkgs.system}.default;
+        nix-overlay-jail = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
       });
 
       apps = forSystems (pkgs: {
         default = {
           type = "app";
-          program = "${self.packages.${pkgs.system}.default}/bin/nix-overlay-jail";
+          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/nix-overlay-jail";
         };
       });
 
@@ -45,7 +45,7 @@
         { lib, pkgs, ... }:
         {
           imports = [ ./nix/module.nix ];
-          programs.nix-overlay-jail.package = lib.mkDefault self.packages.${pkgs.system}.default;
+          programs.nix-overlay-jail.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
         };
     };
 }

@@ -42,6 +42,8 @@ let
         text
     }"'';
   jail = "${nix-overlay-jail}/bin/nix-overlay-jail";
+  # Where share/ comes from: the package, then its man output where it has one.
+  shareFrom = [ package ] ++ lib.optional (package ? man) package.man;
   execWith =
     extra:
     "${jail} exec ${extra}--closure-file ${closure}/store-paths ${lib.concatMapStringsSep " " word options} -- ${lib.escapeShellArg executable}";
@@ -84,14 +86,17 @@ runCommand "${name}-jailed"
     NIX_OVERLAY_JAIL_WRAPPER
     chmod 0555 ${wrapper}
 
-    # The package's other files users expect: man pages, completions, icons, ...
-    if [ -d ${package}/share ]; then
+    # The package's other files users expect: man pages (from its man output, where it has
+    # one), completions, icons, ...
+    for share in ${lib.concatMapStringsSep " " (output: "${output}/share") shareFrom}; do
+      [ -d "$share" ] || continue
       mkdir -p $out/share
-      for entry in ${package}/share/*; do
+      for entry in "$share"/*; do
         [ -e "$entry" ] || continue
-        [ "''${entry##*/}" = applications ] || ln -s "$entry" $out/share/
+        name=''${entry##*/}
+        [ "$name" = applications ] || [ -e "$out/share/$name" ] || ln -s "$entry" "$out/share/$name"
       done
-    fi
+    done
     # ... and its desktop entries, starting the wrapper instead of the program.
     if [ -d ${package}/share/applications ]; then
       mkdir -p $out/share/applications

@@ -42,10 +42,12 @@ const nixOut = (args: readonly string[]): string => {
   return result.stdout.trim();
 };
 
-/** `nix build … --json`: the out paths, in the order asked. */
-const flakeBuild = (...args: string[]): string[] =>
-  (JSON.parse(nixOut(['nix', ...FLAKES, 'build', '--no-link', '--json', '--no-write-lock-file', ...NO_SUBSTITUTES, ...args])) as Array<{outputs: {out: string}}>)
-    .map(built => built.outputs.out);
+/** `nix build INSTALLABLE … --json`: its out path. (With several installables, --json lists them in no set order.) */
+const flakeBuild = (installable: string, ...args: string[]): string => {
+  const built = JSON.parse(nixOut(['nix', ...FLAKES, 'build', '--no-link', '--json', '--no-write-lock-file', ...NO_SUBSTITUTES, installable, ...args])) as Array<{outputs: {out: string}}>;
+  assert.is(built.length, 1);
+  return built[0]!.outputs.out;
+};
 
 const nixBuild = (file: string, ...args: string[]): string => nixOut(['nix-build', file, '--no-out-link', ...NO_SUBSTITUTES, ...args]);
 
@@ -108,15 +110,15 @@ const nixString = (text: string): string =>
 const nixList = (words: readonly string[]): string => `[ ${words.map(nixString).join(' ')} ]`;
 
 /** The lister jailed by nix/wrap.nix, with a CLI whose nix-store fails and records its calls. */
-const jailedLister = (options: string[]): {jailed: string; lister: string} => {
+const jailedLister = (options: string[]): {jailed: string; lister: string; man: string} => {
   const file = expression('jailed', `let
   cli = pkgs.callPackage (checkout + "/nix/package.nix") { nix = failingNix; };
 in {
   inherit lister;
   jailed = (pkgs.callPackage (checkout + "/nix/wrap.nix") { nix-overlay-jail = cli; }) { package = lister; options = ${nixList(options)}; };
 }`);
-  const [lister, jailed] = nixBuild(file, '-A', 'lister', '-A', 'jailed').split('\n') as [string, string];
-  return {jailed, lister};
+  const [lister, man, jailed] = nixBuild(file, '-A', 'lister', '-A', 'lister.man', '-A', 'jailed').split('\n') as [string, string, string];
+  return {jailed, lister, man};
 };
 
 const closureNames = (root: string): string[] =>
@@ -130,17 +132,17 @@ test('should parse every .nix file of the project', () => {
 
 test('should build the flake\'s package from a checkout, run it with nix run, and put bubblewrap and the rest on its PATH', () => {
   const {checkout, standin} = setUp();
-  const [cli] = flakeBuild(`path:${checkout}#default`, '--override-input', 'nixpkgs', `path:${standin}`);
+  const cli = flakeBuild(`path:${checkout}#default`, '--override-input', 'nixpkgs', `path:${standin}`);
   const version = nixOut(['nix', ...FLAKES, 'run', '--no-write-lock-file', ...NO_SUBSTITUTES, `path:${checkout}#`,
     '--override-input', 'nixpkgs', `path:${standin}`, '--', '--version']);
   assert.is(version, VERSION);
   // The wrapper's PATH: the tools exec starts, ahead of the caller's.
-  const wrapper = fs.readFileSync(path.join(cli!, 'bin/nix-overlay-jail'), 'utf8');
+  const wrapper = fs.readFileSync(path.join(cli, 'bin/nix-overlay-jail'), 'utf8');
   for (const tool of ['bubblewrap', 'util-linux', 'coreutils', 'attr', 'nix', 'xdg-dbus-proxy']) assert.match(wrapper, new RegExp(`/nix/store/[a-z0-9]{32}-${tool}/bin[:"$]`), tool);
   // Its unit tests ran in the build, and it starts from the code cache the build made.
-  const log = nixOut(['nix', ...FLAKES, 'log', cli!]);
+  const log = nixOut(['nix', ...FLAKES, 'log', cli]);
   assert.match(log, /Passed: +\d{3}/);
-  const doctor = collect(path.join(cli!, 'bin/nix-overlay-jail'), ['doctor'], nixEnv());
+  const doctor = collect(path.join(cli, 'bin/nix-overlay-jail'), ['doctor'], nixEnv());
   assert.match(doctor.stdout, /ok +code cache: this binary started from the V8 code cache its build made/);
   // default.nix builds the same package (from the same sources).
   assert.is(nixBuild(path.join(checkout, 'default.nix'), '--arg', 'pkgs', `import ${standin} { }`), cli);
@@ -180,10 +182,11 @@ test('should jail a wrapped package with exactly its build-time closure, as root
   fs.rmSync(path.join(shared, 'nix-store-calls'));
 });
 
-test('should carry the package\'s man pages and rewrite its desktop entries to start the wrapper', () => {
-  const {jailed, lister} = jailedLister([]);
+test('should carry the package\'s share/, man pages from its man output, and rewrite its desktop entries to start the wrapper', () => {
+  const {jailed, lister, man} = jailedLister([]);
   const wrapper = path.join(jailed, 'bin/lister');
-  assert.is(fs.realpathSync(path.join(jailed, 'share/man')), path.join(lister, 'share/man'));
+  assert.is(fs.realpathSync(path.join(jailed, 'share/man')), path.join(man, 'share/man'));
+  assert.is(fs.realpathSync(path.join(jailed, 'share/icons')), path.join(lister, 'share/icons'));
   const byName = fs.readFileSync(path.join(jailed, 'share/applications/lister.desktop'), 'utf8');
   assert.match(byName, new RegExp(`^Exec=${wrapper} %U$`, 'm'));
   assert.match(byName, new RegExp(`^TryExec=${wrapper}$`, 'm'));
@@ -238,7 +241,7 @@ test('should give lib.wrap, the overlay and the NixOS module through the flake, 
     };
 }
 `);
-  const [wrapped, overlaid, cli, moduleDefault] = flakeBuild(...['wrapped', 'overlaid', 'cli', 'moduleDefault'].map(name => `path:${consumer}#${name}`));
+  const [wrapped, overlaid, cli, moduleDefault] = ['wrapped', 'overlaid', 'cli', 'moduleDefault'].map(name => flakeBuild(`path:${consumer}#${name}`));
   assert.is(moduleDefault, cli, 'the flake\'s module defaults to the flake\'s package');
   const imports = JSON.parse(nixOut(['nix', ...FLAKES, 'eval', '--json', '--no-write-lock-file', `path:${consumer}#moduleImports`])) as string[];
   assert.equal(imports.map(file => path.basename(file)), ['module.nix']);

@@ -72,9 +72,10 @@ test('should run doctor and a jail from a global install, from its code cache, a
 
 test('should run with npx from the packed tarball', () => {
   const {tarball} = install();
+  // A cache of its own: npx installs the package there, and leaves the user's as it was.
   const home = tempDir('npx-home');
-  const result = spawnSync('npx', ['--yes', '--prefer-offline', '--package', tarball, '--', 'nix-overlay-jail', '--version'],
-    {cwd: home, env: {...process.env, npm_config_loglevel: 'error'}, encoding: 'utf8'});
+  const result = spawnSync('npx', ['--yes', '--package', tarball, '--', 'nix-overlay-jail', '--version'],
+    {cwd: home, env: {...process.env, npm_config_loglevel: 'error', npm_config_cache: path.join(home, 'cache')}, encoding: 'utf8'});
   assert.is(result.status, 0, result.stderr);
   assert.is(result.stdout.trim(), MANIFEST.version);
 });
