@@ -14,11 +14,12 @@ wrap('should quote every word so sh passes it through unchanged', () => {
   assert.match(script, /^#!\/bin\/sh\n/);
   assert.match(script, /exec '\/usr\/bin\/node' \\\n {4}'\/opt\/noj\/cli\.js' \\\n {4}'exec' \\\n {4}'--exec-only' \\\n {4}'--setenv=A=b c' \\\n {4}'--' \\\n/);
   assert.match(script, /'it'\\''s' \\\n {4}"\$@"\n\}\nnoj_full "\$@"\n$/);
-  const planned = launcherScript({node: '/n', cli: '/c', execOptions: [], command: ['/nix/store/x-hello/bin/hello', 'hi'], plan: {dir: "/c/plans/k'k", owned: ['/c', '/c/plans'], ancestors: ['/'], tools: {stat: '/bin/stat', env: '/bin/env', setsid: '/bin/setsid', rm: '/bin/rm'}}});
+  const planned = launcherScript({node: '/n', cli: '/c', execOptions: [], command: ['/nix/store/x-hello/bin/hello', 'hi'], plan: {dir: "/c/plans/k'k", owned: ['/c', '/c/plans'], ancestors: ['/'], tools: {stat: '/bin/stat', env: '/bin/env', setsid: '/bin/setsid', rm: '/bin/rm', bash: '/bin/ba sh'}}});
   assert.match(planned, /exec '\/n' \\\n {4}'\/c' \\\n {4}'exec' \\\n {4}'--launch-plan=\/c\/plans\/k'\\''k' \\\n {4}'--launch-words=2' \\\n/);
   assert.match(planned, /^noj_dir='\/c\/plans\/k'\\''k'$/m);
   assert.match(planned, /^ {2}exec '\/bin\/stat' -c '%u %f %d %i %\.9Y %\.9Z %t %T' -- "\$noj_dir" "\$noj_dir\/plan" '\/c' '\/c\/plans' '\/' \$\{noj_tty:\+"\$noj_tty"\} "\$@"$/m);
   assert.match(planned, /^noj_setsid='\/bin\/setsid'$/m);
+  assert.match(planned, /^noj_bash='\/bin\/ba sh'$/m);
 });
 
 wrap('should refuse a NUL byte', () => {

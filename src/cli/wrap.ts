@@ -25,7 +25,9 @@ const launcherPlan = async (cacheDir: string | undefined, identity: readonly str
     ancestors.unshift(dir);
     if (dir === '/') break;
   }
-  return {dir: path.join(plansDir(real), launcherKey(identity)), owned: [real, plansDir(real)], ancestors, tools: {stat, env, setsid, rm}};
+  // bash, where there is one: under dash the launcher hands it a start with a descriptor above 9 open.
+  const bash = findOnPath('bash') ?? '';
+  return {dir: path.join(plansDir(real), launcherKey(identity)), owned: [real, plansDir(real)], ancestors, tools: {stat, env, setsid, rm, bash}};
 };
 
 export const wrapCli: Command = {

@@ -7,9 +7,11 @@
  *
  *  1. Reads the caller's terminal and the signals it was started with blocked from
  *     /proc/$$/stat (a pseudo-terminal only, nothing blocked; otherwise exec).
- *  2. Closes every descriptor above 2 it inherited, as exec closes them; dash closes only 0-9
- *     by number, so under dash an inherited descriptor above 9 sends the start to exec (bash,
- *     NixOS's /bin/sh, closes any).
+ *  2. Closes every descriptor above 2 it inherited, as exec closes them. dash closes only 0-9
+ *     by number: under dash an inherited descriptor above 9 (IDEs, service managers and CI
+ *     agents leave them) runs the launcher again under bash in POSIX mode (NixOS's /bin/sh,
+ *     which closes any; no startup file), found when the launcher was written; without a bash,
+ *     such a start goes to exec.
  *  3. Reads the plan's way (WAY_FILE), a hint, and starts a pipeline of two parts at once:
  *
  *     a. the check, a subshell: the plan read as data, then one stat(1) of everything it
@@ -47,8 +49,11 @@ import {PLAN_MAGIC, STAT_FORMAT, WAY_FILE, WORDS_FILE} from './plan.js';
 export interface LauncherPlan {
   /** The plan directory (the cache's plans/KEY). */
   dir: string;
-  /** stat, env, setsid and rm, found on PATH when the launcher was written (no search at each start). */
-  tools: {stat: string; env: string; setsid: string; rm: string};
+  /**
+   * stat, env, setsid and rm, found on PATH when the launcher was written (no search at each
+   * start); and bash, or '' where there is none.
+   */
+  tools: {stat: string; env: string; setsid: string; rm: string; bash: string};
   /** The cache directory and its plans directory: the caller's own, writable by no one else. */
   owned: string[];
   /** Every directory above the cache directory, from / down. */
@@ -82,9 +87,11 @@ export const GO = String.raw`IFS='
 noj_field_33() { noj_ignored=${'$'}{31-}; }
 IFS= read -r noj_l </proc/$$/stat
 set -f
+# shellcheck disable=SC2086 # split into fields on purpose, with globbing off
 noj_field_33 ${'$'}{noj_l##*) }
 set +f
 IFS= read -r noj_l && [ "$noj_l" = go ] || exit ${MOUNT_FAILED}
+# shellcheck disable=SC2034 # noj_tty is read by the plan's words
 noj_dir=$1 noj_status=$2 noj_tty=$3 noj_env=$4 noj_n=$5
 shift 5
 noj_i=0
@@ -107,11 +114,13 @@ case $noj_ignored in 0|'') ;; *) noj_reset=1;; esac
 if [ -n "${'$'}{BASH_VERSION-}" ]; then
   # bash ignores SIGQUIT itself, and lists one ignored from the start as the trap ''.
   [ $(( ${'$'}{noj_ignored:-0} & ~4 )) -ne 0 ] || noj_reset=
+  # shellcheck disable=SC3045 # bash only
   { trap -p QUIT; } 2>/dev/null >"$noj_status" && IFS= read -r noj_l <"$noj_status" && case $noj_l in *"-- ''"*) noj_reset=1;; esac
 fi
 command exec 0<&9 9<&- 3>"$noj_status" 4<"$noj_dir/seccomp" 5<"$noj_dir/passwd" 6<"$noj_dir/group" || exit ${MOUNT_FAILED}
 # The jail's own /etc/hosts, when it has one (an empty file: the host's is bound instead).
 [ ! -s "$noj_dir/hosts" ] || command exec 7<"$noj_dir/hosts" || exit ${MOUNT_FAILED}
+# shellcheck disable=SC2016 # the mount script's text, compared as text
 if [ "$#" -ge 6 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "$3" = ${shellQuote(MOUNT_SCRIPT)} ] && [ "$4" = sh ]; then
   shift 4
   ${MOUNT_COMMAND}
@@ -255,6 +264,7 @@ noj_verify() {
     eval "noj_l=\$noj_env_$noj_i"
     noj_name=${'$'}{noj_l%%=*}
     noj_name=${'$'}{noj_name#[+-]}
+    # shellcheck disable=SC2034 # noj_value is read by the eval
     case $noj_l in
       -*) eval "[ -z \"\${$noj_name+x}\" ]" ;;
       *) noj_value=${'$'}{noj_l#*=}; eval "[ -n \"\${$noj_name+x}\" ] && [ \"\$$noj_name\" = \"\$noj_value\" ]" ;;
@@ -265,7 +275,7 @@ noj_verify() {
 
 # 2. Close what this shell inherited above 2 (not its own, which are closed on exec).
 noj_descriptors() {
-  for noj_l in /proc/$$/fd/*; do
+  for noj_l in "/proc/$$/fd/"*; do
     noj_n=${'$'}{noj_l##*/}
     case $noj_n in 0|1|2|*[!0-9]*) continue;; esac
     noj_flags=
@@ -275,8 +285,14 @@ noj_descriptors() {
     # Gone since the listing (the listing's own descriptor): nothing to close.
     [ -n "$noj_flags" ] || continue
     [ $(( 0$noj_flags & 02000000 )) -eq 0 ] || continue
-    # dash takes one digit in a redirection; bash (NixOS's /bin/sh) takes any number.
-    [ "$noj_n" -le 9 ] || [ -n "${'$'}{BASH_VERSION-}" ] || noj_no "descriptor $noj_n is open, and this shell cannot close it" || return
+    # dash takes one digit in a redirection; bash (NixOS's /bin/sh) takes any number, and
+    # runs this launcher again where dash cannot (below).
+    if [ "$noj_n" -gt 9 ] && [ -z "${'$'}{BASH_VERSION-}" ]; then
+      noj_rebash=$noj_bash
+      [ -n "$noj_bash" ] || noj_no "descriptor $noj_n is open, and this shell cannot close it, nor find bash, which can" || return
+      noj_no "descriptor $noj_n is open, and this shell cannot close it"
+      return
+    fi
     eval "exec $noj_n>&-"
   done
 }
@@ -323,6 +339,7 @@ noj_group() {
 # the inner command the outer trap's saved status, so a kill that worked could read as failed.
 noj_trap() {
   for noj_l in "$@"; do
+    # shellcheck disable=SC2064 # the signal's name and the pipe's number go in now, on purpose
     trap "case \" \$noj_queue \" in *' $noj_l '*) ;; *) ${'$'}{noj_wake:+[ -n \"\$noj_queue\" ] || echo >&$noj_wake; }noj_queue=\"\$noj_queue $noj_l\";; esac" "$noj_l"
   done
 }
@@ -380,6 +397,7 @@ noj_told() {
 
 # 3b. The pipeline's second part, while the check runs: the chain's namespaces as the plan's
 # way makes them, and a shell in them that goes on when the check says so (GO).
+# shellcheck disable=SC2016 # GO is a script of its own, checked as one
 noj_go=${shellQuote(GO)}
 noj_start_chain() {
   case $noj_way in
@@ -444,6 +462,7 @@ noj_launch() {
       # The chain's status, or an empty line from a trap (or nothing: a trapped signal ended
       # the read, or a second went by).
       noj_l=
+      # shellcheck disable=SC3045 # bash only: noj_wake is set under bash alone
       IFS= read -r -t 1 -u "$noj_wake" noj_l
       case $noj_l in [0-9]*) noj_rc=$noj_l; break;; esac
       kill -0 "$noj_chain" 2>/dev/null && continue
@@ -509,7 +528,11 @@ noj_launch() {
 
 noj_refused=
 noj_mask=
+noj_rebash=
 if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_descriptors && noj_launch "$@"; then :; fi
+# Under dash, with a descriptor above 9 open: bash closes it and starts warm (nothing of the
+# start has been done yet). --posix: no startup file (BASH_ENV) is read.
+[ -z "$noj_rebash" ] || [ ! -f "$0" ] || exec "$noj_rebash" --posix "$0" "$@"
 if [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
   [ -n "$noj_refused" ] || noj_told
   exit 125
@@ -536,6 +559,7 @@ export const launcherScript = (input: LauncherInput): string => {
 # runs the jail and records the plan again. NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 says why a plan
 # was not used, instead of running exec.`}
 noj_full() {
+  # shellcheck disable=SC2016,SC1003 # the words, each quoted to reach exec as it is
   exec ${exec} \\
     "$@"
 }
@@ -547,6 +571,7 @@ noj_ancestor_count=${plan.ancestors.length}
 noj_env=${shellQuote(plan.tools.env)}
 noj_setsid=${shellQuote(plan.tools.setsid)}
 noj_rm=${shellQuote(plan.tools.rm)}
+noj_bash=${shellQuote(plan.tools.bash)}
 noj_stat() {
   exec ${shellQuote(plan.tools.stat)} -c ${shellQuote(STAT_FORMAT)} -- "$noj_dir" "$noj_dir/plan" ${words([...plan.owned, ...plan.ancestors])} ${'$'}{noj_tty:+"$noj_tty"} "$@"
 }
