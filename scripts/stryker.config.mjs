@@ -25,6 +25,7 @@ export default {
     'src/host/xauth.ts',
     'src/launch/plan.ts',
     'src/profile.ts',
+    'src/duration.ts',
   ],
   coverageAnalysis: 'off',
   concurrency: 2,

@@ -9,6 +9,8 @@
 export const EXIT_TOOL_FAILURE = 125;
 export const EXIT_CANNOT_RUN = 126;
 export const EXIT_NOT_FOUND = 127;
+/** The time --timeout gave ran out, as timeout(1) reports it. */
+export const EXIT_TIMED_OUT = 124;
 
 export type ErrorKind =
   | 'usage'

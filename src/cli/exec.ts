@@ -1,6 +1,7 @@
 /** `exec`: its options, help and how they become ExecOptions. */
 import path from 'node:path';
 import process from 'node:process';
+import {parseDuration} from '../duration.js';
 import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
@@ -19,6 +20,8 @@ export const execFlags: Flags = {
   home: {type: 'string'},
   noSystemLinks: {type: 'boolean', default: false},
   dryRun: {type: 'boolean', default: false},
+  timeout: {type: 'string'},
+  killAfter: {type: 'string'},
   parseOnly: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
@@ -33,6 +36,18 @@ const launchPlanOption = (flags: Record<string, unknown>, operands: string[]) =>
     throw new JailError('usage', `--launch-plan needs --launch-words N, at most the ${operands.length} words of the command`);
   }
   return {dir, words};
+};
+
+/** --timeout DURATION [--kill-after DURATION]; none for 0, as timeout(1). */
+const timeoutOption = (flags: Record<string, unknown>): {ms: number; killAfterMs: number} | undefined => {
+  const timeout = flags['timeout'] as string | undefined;
+  const killAfter = flags['killAfter'] as string | undefined;
+  if (timeout === undefined) {
+    if (killAfter !== undefined) throw new JailError('usage', '--kill-after needs --timeout');
+    return undefined;
+  }
+  const ms = parseDuration(timeout, '--timeout');
+  return ms === 0 ? undefined : {ms, killAfterMs: parseDuration(killAfter ?? '5s', '--kill-after')};
 };
 
 /** The profiles the options named (each --profile=FILE), absolute: a launch plan checks them. */
@@ -61,6 +76,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   noSystemLinks: Boolean(flags['noSystemLinks']),
   dryRun: Boolean(flags['dryRun']),
   launchPlan: launchPlanOption(flags, operands),
+  timeout: timeoutOption(flags),
 });
 
 export const execCli: Command = {
@@ -93,6 +109,10 @@ ${MASK_HELP}
                              mode 0700 if missing); without it $HOME is empty in every jail
     --keep-fd N              pass the caller's descriptor N to the program at the same number
                              (repeatable); every other descriptor above 2 is closed first
+    --timeout DURATION       end the jail when DURATION (90s, 10m, 1.5h; seconds without a
+                             unit; 0: never) has passed: SIGTERM to every process in it, its
+                             daemons too, then SIGKILL; exit 124, as timeout(1)
+    --kill-after DURATION    how long SIGTERM has before SIGKILL (default 5s)
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
     --parse-only             check the options and stop, reading nothing of the host: for

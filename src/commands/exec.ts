@@ -33,6 +33,7 @@ import {launchPlanOf} from '../launch/facts.js';
 import {assertPlanDir, ensurePlanDir, plansDir, writeLaunchPlan} from '../launch/record.js';
 import type {AddedEntry} from '../host/resources.js';
 import type {Consulted} from '../host/view.js';
+import type {JailTimeout} from '../jail/run.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -70,6 +71,8 @@ export interface ExecOptions {
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
   busDir?: string | undefined;
+  /** --timeout and --kill-after: the time the jail has, and how long SIGTERM has before SIGKILL. */
+  timeout?: JailTimeout | undefined;
   /** Record a launch plan for a wrap launcher there; its command's first `words` operands are its own. */
   launchPlan?: {dir: string; words: number} | undefined;
   env: Readonly<Record<string, string | undefined>>;
@@ -293,7 +296,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       // What else decided this jail: the files the closure and the options came from, the
       // names the jail's passwd and group take from the host's, and this program itself.
       inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
-      uncovered: options.keepFd.length > 0 ? '--keep-fd'
+      uncovered: options.timeout !== undefined ? '--timeout'
+        : options.keepFd.length > 0 ? '--keep-fd'
         : integration.bus !== undefined ? 'a D-Bus proxy'
           : integration.files.length > 0 ? 'an X cookie'
             : options.host?.locale || options.host?.desktop ? '--locale (its LC_* variables)'
@@ -371,7 +375,12 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
         proxy = await startBusProxy(plan.bus.plan, plan.bus.dir);
       }
       const {runJail} = await import('../jail/run.js');
-      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd});
+      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd}, options.timeout);
+      if (outcome.timedOut) {
+        const {formatDuration} = await import('../duration.js');
+        options.warn?.(`${options.argv[0]} timed out after ${formatDuration(options.timeout!.ms)}: the jail was ended`);
+        return outcome.exitCode;
+      }
       if (!outcome.started) throw new JailError('mount', startFailure(plan.strategy, outcome.exitCode), EXIT_TOOL_FAILURE);
       // Started, but bubblewrap reported no exit status of the program and failed: the program
       // never ran (its execvp failed, or the sandbox's set-up did), which its own `exit 1`

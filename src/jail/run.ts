@@ -19,8 +19,9 @@
  * whole jail start-up this path is measured by.
  */
 import childProcess from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
-import {EXIT_TOOL_FAILURE, JailError} from '../errors.js';
+import {EXIT_TIMED_OUT, EXIT_TOOL_FAILURE, JailError} from '../errors.js';
 import {closeInheritedDescriptors} from './descriptors.js';
 import {releaseHungUpTerminal} from './terminal.js';
 
@@ -35,7 +36,49 @@ export interface JailOutcome {
    * set-up or its execvp of the program failed (bubblewrap then exits 1 after its message).
    */
   reported: boolean;
+  /** Whether the time given ran out and the jail was ended (exit 124, as timeout(1)). */
+  timedOut: boolean;
 }
+
+/** --timeout: after `ms`, SIGTERM to every process of the jail, SIGKILL `killAfterMs` later. */
+export interface JailTimeout {
+  ms: number;
+  killAfterMs: number;
+}
+
+/**
+ * Every process in the pid namespace `init` leads (the jail's): its daemons and double-forked
+ * children too, whatever session or group they made. Read from /proc; processes of others,
+ * which cannot be in the caller's jail, cannot be read and are left out.
+ */
+export const jailMembers = (init: number): number[] => {
+  let namespace: string;
+  try {
+    namespace = fs.readlinkSync(`/proc/${init}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const members: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${name}/ns/pid`) === namespace) members.push(Number(name));
+    } catch {
+      // gone, or another user's
+    }
+  }
+  return members;
+};
+
+const signalEach = (pids: readonly number[], signal: NodeJS.Signals): void => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
+};
 
 export interface JailDescriptors {
   /** Where bubblewrap writes its JSON status. */
@@ -65,7 +108,7 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): boolean => {
   }
 };
 
-export const runJail = (argv: readonly string[], descriptors: JailDescriptors): Promise<JailOutcome> =>
+export const runJail = (argv: readonly string[], descriptors: JailDescriptors, timeout?: JailTimeout): Promise<JailOutcome> =>
   new Promise((resolve, reject) => {
     const {statusFd, inputs} = descriptors;
     // The program gets 0-2 and the kept descriptors only: every other one this process
@@ -114,9 +157,31 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors): 
     };
     for (const signal of RELAYED) process.on(signal, relay);
     process.on('SIGTSTP', suspend);
+
+    // The time given: SIGTERM to every process in the jail (its pid namespace), then SIGKILL to
+    // its first process, which ends the namespace and all in it. Before the sandbox exists,
+    // the launch command's group gets them.
+    let timedOut = false;
+    const end = (signal: 'SIGTERM' | 'SIGKILL'): void => {
+      const init = running();
+      if (init !== undefined) {
+        signalEach(signal === 'SIGKILL' ? [init, ...jailMembers(init)] : jailMembers(init), signal);
+      } else if (bwrapExit === undefined && child.pid !== undefined) {
+        signalGroup(child.pid, signal);
+      }
+    };
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = timeout === undefined || timeout.ms === 0 ? undefined : setTimeout(() => {
+      timedOut = true;
+      end('SIGTERM');
+      killTimer = setTimeout(() => end('SIGKILL'), timeout.killAfterMs);
+    }, timeout.ms);
+
     const cleanup = (): void => {
       for (const signal of RELAYED) process.off(signal, relay);
       process.off('SIGTSTP', suspend);
+      clearTimeout(timer);
+      clearTimeout(killTimer);
     };
 
     child.on('error', error => {
@@ -128,10 +193,14 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors): 
       releaseHungUpTerminal();
       const started = jailGroup !== undefined;
       const reported = bwrapExit !== undefined;
-      if (signal !== null) {
-        resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started, reported});
+      if (timedOut) {
+        resolve({exitCode: EXIT_TIMED_OUT, started, reported, timedOut});
         return;
       }
-      resolve({exitCode: bwrapExit ?? code ?? EXIT_TOOL_FAILURE, started, reported});
+      if (signal !== null) {
+        resolve({exitCode: 128 + (os.constants.signals[signal] ?? 0), started, reported, timedOut});
+        return;
+      }
+      resolve({exitCode: bwrapExit ?? code ?? EXIT_TOOL_FAILURE, started, reported, timedOut});
     });
   });
