@@ -4,6 +4,7 @@ import process from 'node:process';
 import {parseDuration} from '../duration.js';
 import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
+import {parseLimits} from '../jail/limits.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
 export const execFlags: Flags = {
@@ -22,6 +23,7 @@ export const execFlags: Flags = {
   dryRun: {type: 'boolean', default: false},
   timeout: {type: 'string'},
   killAfter: {type: 'string'},
+  limit: {type: 'string', isMultiple: true},
   parseOnly: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
@@ -77,6 +79,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   dryRun: Boolean(flags['dryRun']),
   launchPlan: launchPlanOption(flags, operands),
   timeout: timeoutOption(flags),
+  limits: parseLimits(asStrings(flags['limit'])),
 });
 
 export const execCli: Command = {
@@ -113,6 +116,11 @@ ${MASK_HELP}
                              unit; 0: never) has passed: SIGTERM to every process in it, its
                              daemons too, then SIGKILL; exit 124, as timeout(1)
     --kill-after DURATION    how long SIGTERM has before SIGKILL (default 5s)
+    --limit NAME=VALUE       a resource limit for the jail's every process, and bubblewrap's
+                             set-up (repeatable): as (address space), fsize (file size) and
+                             core (core file size), sizes such as 512M or 2G; nofile (open
+                             files), nproc (processes of your user: not held for root), cpu
+                             (CPU seconds). Soft and hard alike; above your hard limit: exit 125
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
     --parse-only             check the options and stop, reading nothing of the host: for

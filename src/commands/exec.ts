@@ -34,6 +34,7 @@ import {assertPlanDir, ensurePlanDir, plansDir, writeLaunchPlan} from '../launch
 import type {AddedEntry} from '../host/resources.js';
 import type {Consulted} from '../host/view.js';
 import type {JailTimeout} from '../jail/run.js';
+import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -71,6 +72,8 @@ export interface ExecOptions {
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
   busDir?: string | undefined;
+  /** --limit: resource limits for bubblewrap and everything in the jail. */
+  limits?: readonly Limit[] | undefined;
   /** --timeout and --kill-after: the time the jail has, and how long SIGTERM has before SIGKILL. */
   timeout?: JailTimeout | undefined;
   /** Record a launch plan for a wrap launcher there; its command's first `words` operands are its own. */
@@ -195,7 +198,15 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     bwrapVersion: options.mountWith === 'bwrap' || (auto && noUserns) ? bwrapVersion() : undefined,
     bwrapOverlayUsable: auto && !noUserns && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
   });
-  requireTools(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']);
+  const limits = options.limits ?? [];
+  if (limits.length > 0) {
+    if (isRoot && limits.some(limit => limit.name === 'nproc')) {
+      throw new JailError('usage', '--limit nproc does not hold for a jail run as root: the kernel does not limit the processes of root');
+    }
+    const above = aboveHardLimit(limits, fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (above !== undefined) throw new JailError('usage', above);
+  }
+  requireTools([...(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']), ...(limits.length > 0 ? ['prlimit'] : [])]);
 
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
@@ -256,6 +267,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]};
   const commandLine = (terminal: string | undefined, env: Record<string, string>): string[] => launchArgv({
     strategy,
+    limits: prlimitWords(limits),
     view,
     mountPoint,
     uid: process.getuid?.() ?? 0,

@@ -106,6 +106,8 @@ export interface LaunchSpec {
   jail: Omit<JailSpec, 'store' | 'uid' | 'gid'>;
   uid: number;
   gid: number;
+  /** Words before bubblewrap that set its resource limits (prlimit), if any. */
+  limits?: readonly string[] | undefined;
 }
 
 /** The whole command line that starts the jail. */
@@ -115,7 +117,7 @@ export const launchArgv = (spec: LaunchSpec): string[] => {
     // bubblewrap mounts with userxattr, which never follows redirects: whiteout masks only.
     if (view.mode !== 'whiteout') throw new JailError('usage', 'bubblewrap cannot mount an allowlist mask itself: use --mount-with root');
     view.layersTopFirst.forEach(assertPlainLayerPath);
-    return ['bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: view.layersTopFirst}})];
+    return [...(spec.limits ?? []), 'bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: view.layersTopFirst}})];
   }
   if (view.mode === 'allowlist' && spec.strategy !== 'root') {
     throw new JailError('usage', 'allowlist masks need real root: trusted.overlay attributes are ignored in a user namespace');
@@ -127,5 +129,5 @@ export const launchArgv = (spec: LaunchSpec): string[] => {
     // Inside the user namespace the caller is root; map their own ids back for the program.
     ...(spec.strategy === 'userns' ? {uid: spec.uid, gid: spec.gid} : {}),
   });
-  return [...UNSHARE[spec.strategy], ...mount, 'bwrap', ...bwrap];
+  return [...UNSHARE[spec.strategy], ...mount, ...(spec.limits ?? []), 'bwrap', ...bwrap];
 };

@@ -82,6 +82,16 @@ launch('should begin each way\'s command line with its unshare words, which a la
   }
 });
 
+launch('should put the resource limits\' words right before bubblewrap, after the mount, in every way', () => {
+  const limits = ['prlimit', '--nofile=16:16', '--'];
+  for (const way of ['root', 'userns', 'bwrap'] as const) {
+    const plain = launchArgv(spec(way));
+    const limited = launchArgv({...spec(way), limits});
+    const at = plain.indexOf('bwrap');
+    assert.equal(limited, [...plain.slice(0, at), ...limits, ...plain.slice(at)], way);
+  }
+});
+
 launch('should give bwrap the store first and the mask last (a later --overlay-src is higher)', () => {
   const argv = launchArgv(spec('bwrap'));
   assert.is(argv[0], 'bwrap');
