@@ -26,6 +26,8 @@ export default {
     'src/launch/plan.ts',
     'src/profile.ts',
     'src/duration.ts',
+    'src/jail/limits.ts',
+    'src/jail/cgroup.ts:1-88',
   ],
   coverageAnalysis: 'off',
   concurrency: 2,

@@ -5,6 +5,7 @@ import {parseDuration} from '../duration.js';
 import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
 import {parseLimits} from '../jail/limits.js';
+import {parseCgroupLimits} from '../jail/cgroup.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
 export const execFlags: Flags = {
@@ -24,6 +25,9 @@ export const execFlags: Flags = {
   timeout: {type: 'string'},
   killAfter: {type: 'string'},
   limit: {type: 'string', isMultiple: true},
+  memory: {type: 'string'},
+  cpus: {type: 'string'},
+  pids: {type: 'string'},
   parseOnly: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
@@ -80,6 +84,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   launchPlan: launchPlanOption(flags, operands),
   timeout: timeoutOption(flags),
   limits: parseLimits(asStrings(flags['limit'])),
+  cgroup: parseCgroupLimits({memory: flags['memory'] as string | undefined, cpus: flags['cpus'] as string | undefined, pids: flags['pids'] as string | undefined}),
 });
 
 export const execCli: Command = {
@@ -121,6 +126,10 @@ ${MASK_HELP}
                              core (core file size), sizes such as 512M or 2G; nofile (open
                              files), nproc (processes of your user: not held for root), cpu
                              (CPU seconds). Soft and hard alike; above your hard limit: exit 125
+    --memory SIZE            the jail in a cgroup of its own (a systemd scope, removed after)
+    --cpus N                 with at most SIZE of memory (512M, 2G; no swap), N CPUs' time
+    --pids N                 (1.5, 0.25) or N processes. Needs cgroup v2 and a systemd manager
+                             that delegates the controller (doctor says which); else exit 125
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
     --parse-only             check the options and stop, reading nothing of the host: for

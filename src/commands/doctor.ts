@@ -9,6 +9,7 @@ import path from 'node:path';
 import {integrationPlan, NO_INTEGRATION, type HostIntegration} from '../host/integration.js';
 import {hostProbe} from '../host/request.js';
 import {codeCacheState} from '../launcher-globals.js';
+import {cgroupFacts, cgroupUnavailable} from '../jail/cgroup.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapOverlayUsable, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
@@ -202,6 +203,14 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   add('closures', nixStore ? 'ok' : 'warning', nixStore
     ? `nix-store -qR through ${remote ? `NIX_REMOTE=${remote}` : daemon && !isRoot ? 'the Nix daemon' : isRoot ? 'the local store (root)' : 'the local store, and no daemon socket: start nix-daemon'}`
     : 'nix-store not found: closures must come from --closure-file or --graph');
+
+  // What limits this host can hold for a jail (--limit; --memory, --cpus, --pids).
+  const prlimit = findOnPath('prlimit');
+  add('resource limits', prlimit ? 'ok' : 'warning', prlimit
+    ? `--limit: as, fsize, core, nofile, cpu${isRoot ? ' (nproc: not for root)' : ', nproc'}, set by ${prlimit}`
+    : 'prlimit not found on PATH: install util-linux for --limit');
+  const cgroupWhy = cgroupUnavailable({memoryBytes: 1, cpus: 1, pids: 1}, cgroupFacts(process.env, findOnPath('systemd-run')));
+  add('cgroup limits', cgroupWhy === undefined ? 'ok' : 'warning', cgroupWhy ?? '--memory, --cpus, --pids: a systemd scope of the jail\'s own, with the memory, cpu and pids controllers');
 
   const codeCache = codeCacheState();
   if (codeCache !== undefined) {

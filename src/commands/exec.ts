@@ -35,6 +35,7 @@ import type {AddedEntry} from '../host/resources.js';
 import type {Consulted} from '../host/view.js';
 import type {JailTimeout} from '../jail/run.js';
 import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
+import {cgroupFacts, cgroupUnavailable, scopeWords, type CgroupLimits} from '../jail/cgroup.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -72,6 +73,8 @@ export interface ExecOptions {
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
   busDir?: string | undefined;
+  /** --memory, --cpus, --pids: the jail in a cgroup (a systemd scope) of its own. */
+  cgroup?: CgroupLimits | undefined;
   /** --limit: resource limits for bubblewrap and everything in the jail. */
   limits?: readonly Limit[] | undefined;
   /** --timeout and --kill-after: the time the jail has, and how long SIGTERM has before SIGKILL. */
@@ -293,7 +296,14 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       links,
     },
   });
-  const argv = commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}));
+  // In a cgroup of its own, when asked: the whole launch command starts in a systemd scope.
+  const scope = options.cgroup === undefined ? [] : (() => {
+    const facts = cgroupFacts(options.env, findOnPath('systemd-run'));
+    const why = cgroupUnavailable(options.cgroup, facts);
+    if (why !== undefined) throw new JailError('usage', why);
+    return scopeWords(options.cgroup, facts);
+  })();
+  const argv = [...scope, ...commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}))];
   // A launch plan's command line: the same, with the terminal and the kept variables as stand-ins.
   let launch: ExecPlan['launch'];
   if (options.launchPlan !== undefined && cache !== undefined && mask !== undefined) {
@@ -309,6 +319,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       // names the jail's passwd and group take from the host's, and this program itself.
       inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
       uncovered: options.timeout !== undefined ? '--timeout'
+        : options.cgroup !== undefined ? '--memory, --cpus or --pids'
         : options.keepFd.length > 0 ? '--keep-fd'
         : integration.bus !== undefined ? 'a D-Bus proxy'
           : integration.files.length > 0 ? 'an X cookie'

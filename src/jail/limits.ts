@@ -36,9 +36,9 @@ const POWERS: Record<string, number> = {'': 1, K: 1024, M: 1024 ** 2, G: 1024 **
 /** `NAME=VALUE`; sizes take K, M or G (powers of 1024). */
 export const parseLimit = (text: string): Limit => {
   const at = text.indexOf('=');
-  const name = at === -1 ? text : text.slice(0, at);
-  const kind = LIMITS[name];
-  if (kind === undefined || at === -1) {
+  const name = text.slice(0, at);
+  const kind = at === -1 ? undefined : LIMITS[name];
+  if (kind === undefined) {
     throw new JailError('usage', `--limit needs NAME=VALUE with NAME one of ${Object.keys(LIMITS).join(', ')}, got ${JSON.stringify(text)}`);
   }
   const raw = text.slice(at + 1);

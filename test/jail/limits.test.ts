@@ -64,4 +64,33 @@ test('prlimitWords: soft and hard alike, before bubblewrap; nothing for no limit
   assert.equal(prlimitWords([{name: 'as', value: 1024}, {name: 'nofile', value: 16}]), ['prlimit', '--as=1024:1024', '--nofile=16:16', '--']);
 });
 
+test('every limit: its prlimit option, its row of /proc/self/limits and its words', () => {
+  // Every row at 100, as the kernel writes them (units after the hard limit).
+  const rows = {
+    as: ['Max address space', 'bytes', 'address space'],
+    nofile: ['Max open files', 'files', 'open files'],
+    nproc: ['Max processes', 'processes', 'processes of the user'],
+    cpu: ['Max cpu time', 'seconds', 'CPU seconds'],
+    fsize: ['Max file size', 'bytes', 'file size'],
+    core: ['Max core file size', 'bytes', 'core file size'],
+  } as const;
+  const text = Object.values(rows).map(([row, unit]) => `${row.padEnd(26)}${'100'.padEnd(21)}${'100'.padEnd(21)}${unit}`).join('\n');
+  for (const [name, [, , what]] of Object.entries(rows)) {
+    assert.equal(prlimitWords([{name, value: 7}]), ['prlimit', `--${name}=7:7`, '--'], name);
+    assert.is(aboveHardLimit([{name, value: 100}], text), undefined, name);
+    assert.is(aboveHardLimit([{name, value: 101}], text), `--limit ${name}=101 is above your hard limit of 100 (${what}): it cannot be raised`, name);
+  }
+});
+
+test('parseLimit: sizes for as, fsize and core only; counts and seconds are plain numbers', () => {
+  for (const name of ['as', 'fsize', 'core']) assert.equal(parseLimit(`${name}=1K`), {name, value: 1024});
+  for (const name of ['nofile', 'nproc']) {
+    assert.throws(() => parseLimit(`${name}=1K`), (error: unknown) => error instanceof JailError && error.message === `--limit ${name} must be a number, at least 1, got "1K"`, name);
+  }
+  assert.throws(() => parseLimit('cpu=1K'), (error: unknown) => error instanceof JailError && error.message === '--limit cpu must be a number of seconds, at least 1, got "1K"');
+  assert.throws(() => parseLimit('fsize=x'), (error: unknown) => error instanceof JailError && error.message === '--limit fsize must be a size such as 512M or 2G, got "x"');
+  assert.throws(() => parseLimit('nofile=16=2'), /must be a number/);
+  assert.throws(() => parseLimit('x=1=nofile'), /NAME one of/);
+});
+
 test.run();
