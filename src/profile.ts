@@ -15,7 +15,7 @@ import {JailError} from './errors.js';
  * Options a profile cannot hold: they are about this one run (or launcher), not about the jail,
  * or are a launcher's own (--launch-plan, --launch-words).
  */
-export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'out', 'force', 'desktop-file', 'desktop-name', 'launch-plan', 'launch-words']);
+export const NOT_IN_PROFILES = new Set(['profile', 'dry-run', 'parse-only', 'out', 'force', 'desktop-file', 'desktop-name', 'launch-plan', 'launch-words']);
 
 const camel = (kebab: string): string => kebab.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 

@@ -15,6 +15,9 @@ profile('should turn each key into the option words the command line would give,
     '--home=/home/u/profiles/state', '--setenv=A=b c', '--mode=whiteout', '--chdir=rel',
   ]);
   assert.equal(profileOptions({}, 'p.json', execFlags), []);
+  // A job's limits, as a CI preset would hold them: values, not paths.
+  assert.equal(profileOptions({'timeout': '10m', 'kill-after': '2s', 'limit': ['nofile=256', 'core=0'], 'pids': '200'}, '/p/ci.json', execFlags),
+    ['--timeout=10m', '--kill-after=2s', '--limit=nofile=256', '--limit=core=0', '--pids=200']);
 });
 
 profile('should refuse, in one line naming the file, what is not an object, an unknown key and a wrong type', () => {
@@ -27,6 +30,7 @@ profile('should refuse, in one line naming the file, what is not an object, an u
     [{shareNet: true}, 'unknown option "shareNet"'],
     [{profile: 'other.json'}, 'unknown option "profile"'],
     [{'dry-run': true}, 'unknown option "dry-run"'],
+    [{'parse-only': true}, 'unknown option "parse-only"'],
     [{constructor: '/x'}, 'unknown option "constructor"'],
     [{'to-string': true}, 'unknown option "to-string"'],
     [{'has-own-property': 'x'}, 'unknown option "has-own-property"'],

@@ -126,10 +126,11 @@ ${MASK_HELP}
                              core (core file size), sizes such as 512M or 2G; nofile (open
                              files), nproc (processes of your user: not held for root), cpu
                              (CPU seconds). Soft and hard alike; above your hard limit: exit 125
-    --memory SIZE            the jail in a cgroup of its own (a systemd scope, removed after)
-    --cpus N                 with at most SIZE of memory (512M, 2G; no swap), N CPUs' time
-    --pids N                 (1.5, 0.25) or N processes. Needs cgroup v2 and a systemd manager
-                             that delegates the controller (doctor says which); else exit 125
+    --memory SIZE            put the jail in a cgroup of its own (a systemd scope, removed
+                             after) with at most SIZE of memory (512M, 2G; no swap)
+    --cpus N                 ... with N CPUs' worth of time (1.5, 0.25)
+    --pids N                 ... with at most N processes. These need cgroup v2 and a systemd
+                             manager that delegates them (doctor says); else exit 125
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
     --parse-only             check the options and stop, reading nothing of the host: for
