@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import {JailError} from '../errors.js';
-import {binaryPath, type Command} from './command.js';
+import {asStrings, binaryPath, type Command} from './command.js';
 import {execFlags, execOptions as execOptionsOf} from './exec.js';
 
 /**
@@ -70,7 +70,10 @@ export const wrapCli: Command = {
     const node = process.execPath;
     const cli = binaryPath();
     const jailCommand = [jailPath, ...args];
-    const plan = await launcherPlan(flags['cacheDir'] as string | undefined, [node, cli, ...execOptions, '--', ...jailCommand]);
+    // The warm path closes every inherited descriptor before it knows whether its plan holds:
+    // a launcher that passes one on (--keep-fd) has no warm path, and always runs exec.
+    const keepsDescriptors = asStrings(flags['keepFd']).length > 0;
+    const plan = keepsDescriptors ? undefined : await launcherPlan(flags['cacheDir'] as string | undefined, [node, cli, ...execOptions, '--', ...jailCommand]);
     const out = wrapCommand({
       out: String(flags['out']),
       force: Boolean(flags['force']),
@@ -83,6 +86,7 @@ export const wrapCli: Command = {
       desktopName: flags['desktopName'] as string | undefined,
     });
     process.stdout.write(`${out}\n`);
+    if (keepsDescriptors) process.stderr.write(`nix-overlay-jail: ${out} starts through exec each time: no launch plan (--keep-fd)\n`);
     if (plan !== undefined) {
       // Plan now, so that the first start is warm too; a run of the launcher plans otherwise.
       let why: string | undefined;
