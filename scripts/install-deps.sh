@@ -13,6 +13,7 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)  # the TIOCSTI test builds 
 command -v tmux >/dev/null || missing+=(tmux)         # the terminal tests type Ctrl-C, Ctrl-Z, ...
 command -v patchelf >/dev/null || missing+=(patchelf) # real programs: Debian's binaries patched into the store
 command -v shellcheck >/dev/null || missing+=(shellcheck) # every generated launcher is linted, for sh, dash and bash
+[ -x /usr/sbin/apparmor_parser ] || [ -x /sbin/apparmor_parser ] || missing+=(apparmor) # apparmor profiles are compiled by the real parser
 command -v curl >/dev/null || missing+=(curl)         # ... curl among them, against a local HTTPS server
 command -v openssl >/dev/null || missing+=(openssl)   # ... whose test CA openssl makes
 [ -e /usr/share/zoneinfo/Europe/Berlin ] || missing+=(tzdata)  # the time zone a NixOS-shaped /etc serves

@@ -28,6 +28,7 @@ export default {
     'src/duration.ts',
     'src/jail/limits.ts',
     'src/jail/cgroup.ts:1-88',
+    'src/apparmor/profile.ts',
   ],
   coverageAnalysis: 'off',
   concurrency: 2,

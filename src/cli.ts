@@ -10,6 +10,7 @@ import path from 'node:path';
 import process from 'node:process';
 import url from 'node:url';
 import {parseFlags, splitArgv, type OptionSpec} from './argv.js';
+import {apparmorCli} from './cli/apparmor.js';
 import {buildCli} from './cli/build.js';
 import {closureCli} from './cli/closure.js';
 import {binaryPath, type Command, type Flags} from './cli/command.js';
@@ -31,6 +32,7 @@ const commands: Record<string, Command> = {
   doctor: doctorCli,
   gc: gcCli,
   wrap: wrapCli,
+  apparmor: apparmorCli,
 };
 
 const TOOL_HELP = `

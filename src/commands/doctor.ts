@@ -212,6 +212,17 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   const cgroupWhy = cgroupUnavailable({memoryBytes: 1, cpus: 1, pids: 1}, cgroupFacts(process.env, findOnPath('systemd-run')));
   add('cgroup limits', cgroupWhy === undefined ? 'ok' : 'warning', cgroupWhy ?? '--memory, --cpus, --pids: a systemd scope of the jail\'s own, with the memory, cpu and pids controllers');
 
+  // AppArmor: whether this kernel would hold a profile from `apparmor`.
+  let apparmor = '';
+  try {
+    apparmor = fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim();
+  } catch {
+    // no AppArmor in this kernel
+  }
+  add('apparmor', apparmor === 'Y' ? 'ok' : 'warning', apparmor === 'Y'
+    ? 'this kernel enforces AppArmor: a profile from nix-overlay-jail apparmor, once loaded, holds the program to its closure'
+    : 'this kernel does not enforce AppArmor: profiles from nix-overlay-jail apparmor only compile here');
+
   const codeCache = codeCacheState();
   if (codeCache !== undefined) {
     add('code cache', codeCache === 'used' ? 'ok' : 'warning', codeCache === 'used'

@@ -101,6 +101,8 @@ export interface ExecPlan {
   added: Array<[StoreEntryName, AddedEntry]>;
   /** The D-Bus proxy to start before the jail, and the directory for its sockets. */
   bus: {plan: BusPlan; dir: string} | undefined;
+  /** What the jail's program sees: its path, the closure's store paths and the binds, as the jail shows them; and $HOME. */
+  seen: {program: string; closure: string[]; binds: Bind[]; home: string | undefined};
   /** For a launcher's plan: the command line with stand-ins, what it rests on, or why it cannot have one. */
   launch?: {template: string[]; mask: ReadyMask; binds: Bind[]; files: Buffer[]; consulted: Consulted; inputs: string[]; uncovered: string | undefined} | undefined;
 }
@@ -339,7 +341,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   ]);
   // In PLAN_FILES order; a jail without its own /etc/hosts has an empty one, which GO leaves closed.
   if (launch !== undefined) launch.files = [seccompFd, passwdFd, groupFd, hostsFd].map(fd => inputs.get(fd) ?? Buffer.alloc(0));
-  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch};
+  const seen = {program: jailPath, closure: [...closure.entries].map(entry => `${JAIL_STORE}/${entry}`), binds, home: jailHome};
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch, seen};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
