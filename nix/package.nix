@@ -30,7 +30,7 @@ buildNpmPackage {
   inherit (manifest) version;
   inherit nodejs npmDepsHash;
 
-  # The tracked sources only: no node_modules, build output or benchmark files of a checkout.
+  # The sources only: no node_modules, build output, benchmark scratch or logs of a checkout.
   src = lib.cleanSourceWith {
     src = ../.;
     filter =
@@ -45,7 +45,9 @@ buildNpmPackage {
         ".stryker-tmp"
         ".git"
         "result"
-      ]);
+      ])
+      && !(name == "tmp" && baseNameOf (dirOf path) == "bench")
+      && builtins.match ".*\\.log" name == null;
   };
 
   # The lockfile names no registry (npm's omit-lockfile-registry-resolved); fetchNpmDeps needs
