@@ -39,8 +39,8 @@ export const apparmorPath = (file: string): string => {
 };
 
 /** A profile name: letters, digits and . _ - only (it becomes a word of the policy). */
-export const assertProfileName = (name: string): string => {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new JailError('usage', `--name ${JSON.stringify(name)}: a profile name is letters, digits, '.', '_' and '-'`);
+export const assertProfileName = (name: string, option = '--name'): string => {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new JailError('usage', `${option} ${JSON.stringify(name)}: a profile name is letters, digits, '.', '_' and '-'`);
   return name;
 };
 
@@ -83,4 +83,17 @@ ${binds.join('\n')}
   deny /nix/var/** rwlkmx,
 }
 `;
+};
+
+/**
+ * Why exec --apparmor NAME cannot start under profile NAME here, or undefined: this kernel must
+ * enforce AppArmor (`enabled`, the text of /sys/module/apparmor/parameters/enabled) and hold
+ * NAME in enforce mode (`loaded`, the text of /sys/kernel/security/apparmor/profiles).
+ */
+export const apparmorUnavailable = (name: string, enabled: string | undefined, loaded: string | undefined): string | undefined => {
+  if (enabled?.trim() !== 'Y') return `--apparmor ${name}: this kernel does not enforce AppArmor`;
+  const mode = (loaded ?? '').split('\n').map(line => /^(.*) \((\w+)\)$/.exec(line)).find(match => match?.[1] === name)?.[2];
+  if (mode === undefined) return `--apparmor ${name}: no profile ${name} is loaded (nix-overlay-jail apparmor --name ${name} -- COMMAND | apparmor_parser -r)`;
+  if (mode !== 'enforce') return `--apparmor ${name}: the profile is loaded in ${mode} mode, not enforce`;
+  return undefined;
 };

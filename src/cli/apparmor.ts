@@ -4,6 +4,9 @@ import {JailError} from '../errors.js';
 import {type Command} from './command.js';
 import {execFlags, execOptions} from './exec.js';
 
+// exec's options but --apparmor, which names a profile to run under, not one to write.
+const {apparmor: _running, ...profileFlags} = execFlags;
+
 export const apparmorCli: Command = {
   summary: 'print an AppArmor profile that holds a program to its closure',
   usage: 'nix-overlay-jail apparmor [--name NAME] [exec options] [--] COMMAND',
@@ -23,7 +26,7 @@ export const apparmorCli: Command = {
 
   Example
     $ nix-overlay-jail apparmor --name hello -- hello | sudo apparmor_parser -r`,
-  flags: {...execFlags, name: {type: 'string'}},
+  flags: {...profileFlags, name: {type: 'string'}},
   stopAtFirstOperand: true,
   passThrough: ['bwrap-arg'],
   run: async (flags, operands, given) => {

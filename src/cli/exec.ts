@@ -28,6 +28,7 @@ export const execFlags: Flags = {
   memory: {type: 'string'},
   cpus: {type: 'string'},
   pids: {type: 'string'},
+  apparmor: {type: 'string'},
   parseOnly: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
@@ -84,6 +85,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   launchPlan: launchPlanOption(flags, operands),
   timeout: timeoutOption(flags),
   limits: parseLimits(asStrings(flags['limit'])),
+  apparmor: flags['apparmor'] as string | undefined,
   cgroup: parseCgroupLimits({memory: flags['memory'] as string | undefined, cpus: flags['cpus'] as string | undefined, pids: flags['pids'] as string | undefined}),
 });
 
@@ -133,6 +135,9 @@ ${MASK_HELP}
                              manager that delegates them (doctor says); else exit 125
     --dry-run                print the command that would run, one argument per line, and stop
                              (and, on standard error, the store paths host resources add)
+    --apparmor NAME          start only where the AppArmor profile NAME (from
+                             nix-overlay-jail apparmor) is loaded and enforced, which then
+                             holds the program to its closure a second time; else exit 125
     --parse-only             check the options and stop, reading nothing of the host: for
                              checks at build time (Nix's wrap). Profiles in the store are read
                              and checked; profiles elsewhere are left for the launch

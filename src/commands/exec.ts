@@ -36,6 +36,7 @@ import type {Consulted} from '../host/view.js';
 import type {JailTimeout} from '../jail/run.js';
 import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
 import {cgroupFacts, cgroupUnavailable, scopeWords, type CgroupLimits} from '../jail/cgroup.js';
+import {apparmorUnavailable, assertProfileName} from '../apparmor/profile.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -73,6 +74,8 @@ export interface ExecOptions {
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
   busDir?: string | undefined;
+  /** --apparmor NAME: start only where that AppArmor profile is loaded and enforced. */
+  apparmor?: string | undefined;
   /** --memory, --cpus, --pids: the jail in a cgroup (a systemd scope) of its own. */
   cgroup?: CgroupLimits | undefined;
   /** --limit: resource limits for bubblewrap and everything in the jail. */
@@ -203,6 +206,17 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     bwrapVersion: options.mountWith === 'bwrap' || (auto && noUserns) ? bwrapVersion() : undefined,
     bwrapOverlayUsable: auto && !noUserns && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
   });
+  if (options.apparmor !== undefined) {
+    const read = (file: string): string | undefined => {
+      try {
+        return fs.readFileSync(file, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const why = apparmorUnavailable(assertProfileName(options.apparmor, '--apparmor'), read('/sys/module/apparmor/parameters/enabled'), read('/sys/kernel/security/apparmor/profiles'));
+    if (why !== undefined) throw new JailError('usage', why);
+  }
   const limits = options.limits ?? [];
   if (limits.length > 0) {
     if (isRoot && limits.some(limit => limit.name === 'nproc')) {
@@ -321,6 +335,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       // names the jail's passwd and group take from the host's, and this program itself.
       inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
       uncovered: options.timeout !== undefined ? '--timeout'
+        : options.apparmor !== undefined ? '--apparmor'
         : options.cgroup !== undefined ? '--memory, --cpus or --pids'
         : options.keepFd.length > 0 ? '--keep-fd'
         : integration.bus !== undefined ? 'a D-Bus proxy'

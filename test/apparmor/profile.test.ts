@@ -1,6 +1,6 @@
 import {test} from 'uvu';
 import * as assert from 'uvu/assert';
-import {apparmorPath, apparmorProfile, assertProfileName, closureRules} from '../../src/apparmor/profile.js';
+import {apparmorPath, apparmorProfile, apparmorUnavailable, assertProfileName, closureRules} from '../../src/apparmor/profile.js';
 import {JailError} from '../../src/errors.js';
 
 const refused = (run: () => unknown, message: RegExp): void => {
@@ -54,6 +54,16 @@ test('apparmorProfile: attached to the program, the closure, the jail\'s files, 
   assert.ok(bare.includes('  /tmp/{,**} rwlk,\n  /dev/tty rw,\n'), 'no home, no line');
   assert.ok(bare.includes('  @{PROC}/@{pid}/** r,\n\n  # Never the store'), 'no binds, no section');
   refused(() => apparmorProfile({name: 'n', program: '/nix/store/a/bin/a', closure: [], binds: [{dest: '/say "hi"', readOnly: true}]}), /cannot name/);
+});
+
+test('apparmorUnavailable: an enforcing kernel, and the profile loaded in enforce mode', () => {
+  const loaded = 'nix-overlay-jail-hello (enforce)\nother (complain)\n/usr/bin/man (enforce)\n';
+  assert.is(apparmorUnavailable('nix-overlay-jail-hello', 'Y\n', loaded), undefined);
+  assert.is(apparmorUnavailable('hello', undefined, loaded), '--apparmor hello: this kernel does not enforce AppArmor');
+  assert.is(apparmorUnavailable('hello', 'N\n', loaded), '--apparmor hello: this kernel does not enforce AppArmor');
+  assert.is(apparmorUnavailable('hello', 'Y', loaded), '--apparmor hello: no profile hello is loaded (nix-overlay-jail apparmor --name hello -- COMMAND | apparmor_parser -r)');
+  assert.is(apparmorUnavailable('hello', 'Y', undefined), '--apparmor hello: no profile hello is loaded (nix-overlay-jail apparmor --name hello -- COMMAND | apparmor_parser -r)');
+  assert.is(apparmorUnavailable('other', 'Y', loaded), '--apparmor other: the profile is loaded in complain mode, not enforce');
 });
 
 test.run();

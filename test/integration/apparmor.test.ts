@@ -83,4 +83,20 @@ test('should say when a closure is past what AppArmor 3.0 compiles, and the pars
   assert.match(compiled.stderr, /Too many states \(\d+\) for type state_t/);
 });
 
+const running = suite('exec --apparmor');
+when(running, missing('root', 'nix'))('should start only under a loaded, enforced profile: refused in one line where there is none', () => {
+  const enforced = fs.existsSync('/sys/module/apparmor/parameters/enabled') && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  const result = run(['exec', '--apparmor', 'nix-overlay-jail-test-absent', '--', `${buildFixture().app}/bin/sh`, '-c', 'echo ran']);
+  assert.is(result.status, 125);
+  assert.is(result.stdout, '');
+  assert.is(result.stderr, enforced
+    ? 'nix-overlay-jail: --apparmor nix-overlay-jail-test-absent: no profile nix-overlay-jail-test-absent is loaded (nix-overlay-jail apparmor --name nix-overlay-jail-test-absent -- COMMAND | apparmor_parser -r)\n'
+    : 'nix-overlay-jail: --apparmor nix-overlay-jail-test-absent: this kernel does not enforce AppArmor\n');
+  const badName = run(['exec', '--apparmor', 'a b', '--', `${buildFixture().app}/bin/sh`, '-c', 'echo ran']);
+  assert.is(badName.status, 125);
+  assert.match(badName.stderr, /^nix-overlay-jail: --apparmor "a b": a profile name is/);
+  tally('input', 2);
+});
+
 profiles.run();
+running.run();
