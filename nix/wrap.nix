@@ -93,8 +93,8 @@ runCommand "${name}-jailed"
       mkdir -p $out/share
       for entry in "$share"/*; do
         [ -e "$entry" ] || continue
-        name=''${entry##*/}
-        [ "$name" = applications ] || [ -e "$out/share/$name" ] || ln -s "$entry" "$out/share/$name"
+        part=''${entry##*/}
+        [ "$part" = applications ] || [ -e "$out/share/$part" ] || ln -s "$entry" "$out/share/$part"
       done
     done
     # ... and its desktop entries, starting the wrapper instead of the program.
