@@ -22,6 +22,7 @@ import {verifyCli} from './cli/verify.js';
 import {wrapCli} from './cli/wrap.js';
 import {EXIT_TOOL_FAILURE, isErrno, JailError, reason} from './errors.js';
 import {importPackage} from './launcher-globals.js';
+import {JAIL_STORE} from './store.js';
 
 const commands: Record<string, Command> = {
   closure: closureCli,
@@ -97,7 +98,7 @@ const withProfiles = async (options: string[], flags: Flags): Promise<string[]> 
   return [...fromProfiles, ...options.filter(option => !option.startsWith('--profile='))];
 };
 
-const isInStore = (option: string): boolean => path.resolve(option.slice('--profile='.length)).startsWith('/nix/store/');
+const isInStore = (option: string): boolean => path.resolve(option.slice('--profile='.length)).startsWith(`${JAIL_STORE}/`);
 
 const main = async (argv: string[]): Promise<number> => {
   const [name, ...rest] = argv;

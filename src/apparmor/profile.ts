@@ -85,13 +85,16 @@ ${binds.join('\n')}
 `;
 };
 
+/** Whether the kernel enforces AppArmor, from /sys/module/apparmor/parameters/enabled. */
+export const apparmorEnforced = (enabled: string | undefined): boolean => enabled?.trim() === 'Y';
+
 /**
  * Why exec --apparmor NAME cannot start under profile NAME here, or undefined: this kernel must
  * enforce AppArmor (`enabled`, the text of /sys/module/apparmor/parameters/enabled) and hold
  * NAME in enforce mode (`loaded`, the text of /sys/kernel/security/apparmor/profiles).
  */
 export const apparmorUnavailable = (name: string, enabled: string | undefined, loaded: string | undefined): string | undefined => {
-  if (enabled?.trim() !== 'Y') return `--apparmor ${name}: this kernel does not enforce AppArmor`;
+  if (!apparmorEnforced(enabled)) return `--apparmor ${name}: this kernel does not enforce AppArmor`;
   const mode = (loaded ?? '').split('\n').map(line => /^(.*) \((\w+)\)$/.exec(line)).find(match => match?.[1] === name)?.[2];
   if (mode === undefined) return `--apparmor ${name}: no profile ${name} is loaded (nix-overlay-jail apparmor --name ${name} -- COMMAND | apparmor_parser -r)`;
   if (mode !== 'enforce') return `--apparmor ${name}: the profile is loaded in ${mode} mode, not enforce`;

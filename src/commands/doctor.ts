@@ -10,6 +10,8 @@ import {integrationPlan, NO_INTEGRATION, type HostIntegration} from '../host/int
 import {hostProbe} from '../host/request.js';
 import {codeCacheState} from '../launcher-globals.js';
 import {cgroupFacts, cgroupUnavailable} from '../jail/cgroup.js';
+import {apparmorHost} from '../apparmor/host.js';
+import {apparmorEnforced} from '../apparmor/profile.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
 import {bwrapOverlayUsable, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
@@ -213,13 +215,8 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   add('cgroup limits', cgroupWhy === undefined ? 'ok' : 'warning', cgroupWhy ?? '--memory, --cpus, --pids: a systemd scope of the jail\'s own, with the memory, cpu and pids controllers');
 
   // AppArmor: whether this kernel would hold a profile from `apparmor`.
-  let apparmor = '';
-  try {
-    apparmor = fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim();
-  } catch {
-    // no AppArmor in this kernel
-  }
-  add('apparmor', apparmor === 'Y' ? 'ok' : 'warning', apparmor === 'Y'
+  const enforced = apparmorEnforced(apparmorHost().enabled);
+  add('apparmor', enforced ? 'ok' : 'warning', enforced
     ? 'this kernel enforces AppArmor: a profile from nix-overlay-jail apparmor, once loaded, holds the program to its closure'
     : 'this kernel does not enforce AppArmor: profiles from nix-overlay-jail apparmor only compile here');
 

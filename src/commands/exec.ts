@@ -37,6 +37,7 @@ import type {JailTimeout} from '../jail/run.js';
 import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
 import {cgroupFacts, cgroupUnavailable, scopeWords, type CgroupLimits} from '../jail/cgroup.js';
 import {apparmorUnavailable, assertProfileName} from '../apparmor/profile.js';
+import {apparmorHost} from '../apparmor/host.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 
 export interface ExecOptions {
@@ -207,14 +208,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     bwrapOverlayUsable: auto && !noUserns && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
   });
   if (options.apparmor !== undefined) {
-    const read = (file: string): string | undefined => {
-      try {
-        return fs.readFileSync(file, 'utf8');
-      } catch {
-        return undefined;
-      }
-    };
-    const why = apparmorUnavailable(assertProfileName(options.apparmor, '--apparmor'), read('/sys/module/apparmor/parameters/enabled'), read('/sys/kernel/security/apparmor/profiles'));
+    const {enabled, loaded} = apparmorHost();
+    const why = apparmorUnavailable(assertProfileName(options.apparmor, '--apparmor'), enabled, loaded);
     if (why !== undefined) throw new JailError('usage', why);
   }
   const limits = options.limits ?? [];

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import {JailError} from '../errors.js';
+import {sizeInBytes} from './limits.js';
 
 export interface CgroupLimits {
   memoryBytes?: number | undefined;
@@ -15,15 +16,12 @@ export interface CgroupLimits {
   pids?: number | undefined;
 }
 
-const POWERS: Record<string, number> = {'': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3};
-
 /** --memory SIZE, --cpus N, --pids N as typed; undefined when none is given. */
 export const parseCgroupLimits = (given: {memory?: string | undefined; cpus?: string | undefined; pids?: string | undefined}): CgroupLimits | undefined => {
   if (given.memory === undefined && given.cpus === undefined && given.pids === undefined) return undefined;
   const limits: CgroupLimits = {};
   if (given.memory !== undefined) {
-    const match = /^(\d+)([KMG]?)$/.exec(given.memory);
-    const bytes = match === null ? NaN : Number(match[1]) * POWERS[match[2]!]!;
+    const bytes = sizeInBytes(given.memory);
     if (!Number.isSafeInteger(bytes) || bytes < 1024 ** 2) throw new JailError('usage', `--memory must be a size such as 512M or 2G, at least 1M, got ${JSON.stringify(given.memory)}`);
     limits.memoryBytes = bytes;
   }

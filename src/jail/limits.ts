@@ -33,6 +33,12 @@ export interface Limit {
 
 const POWERS: Record<string, number> = {'': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3};
 
+/** A size as these options take it, `512M` or `2G` (powers of 1024; bytes without a unit): NaN for anything else. */
+export const sizeInBytes = (text: string): number => {
+  const match = /^(\d+)([KMG]?)$/.exec(text);
+  return match === null ? NaN : Number(match[1]) * POWERS[match[2]!]!;
+};
+
 /** `NAME=VALUE`; sizes take K, M or G (powers of 1024). */
 export const parseLimit = (text: string): Limit => {
   const at = text.indexOf('=');
@@ -42,8 +48,7 @@ export const parseLimit = (text: string): Limit => {
     throw new JailError('usage', `--limit needs NAME=VALUE with NAME one of ${Object.keys(LIMITS).join(', ')}, got ${JSON.stringify(text)}`);
   }
   const raw = text.slice(at + 1);
-  const match = (kind.unit === 'bytes' ? /^(\d+)([KMG]?)$/ : /^(\d+)()$/).exec(raw);
-  const value = match === null ? NaN : Number(match[1]) * POWERS[match[2]!]!;
+  const value = kind.unit === 'bytes' ? sizeInBytes(raw) : /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(value) || value < kind.least) {
     const form = kind.unit === 'bytes' ? 'a size such as 512M or 2G' : kind.unit === 'seconds' ? 'a number of seconds' : 'a number';
     throw new JailError('usage', `--limit ${name} must be ${form}${kind.least > 0 ? `, at least ${kind.least}` : ''}, got ${JSON.stringify(raw)}`);

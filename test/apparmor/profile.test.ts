@@ -64,6 +64,8 @@ test('apparmorUnavailable: an enforcing kernel, and the profile loaded in enforc
   assert.is(apparmorUnavailable('hello', 'Y', loaded), '--apparmor hello: no profile hello is loaded (nix-overlay-jail apparmor --name hello -- COMMAND | apparmor_parser -r)');
   assert.is(apparmorUnavailable('hello', 'Y', undefined), '--apparmor hello: no profile hello is loaded (nix-overlay-jail apparmor --name hello -- COMMAND | apparmor_parser -r)');
   assert.is(apparmorUnavailable('other', 'Y', loaded), '--apparmor other: the profile is loaded in complain mode, not enforce');
+  // A line that is not `NAME (MODE)` names no profile.
+  assert.match(apparmorUnavailable('odd', 'Y', 'odd (enforce) and more\n')!, /no profile odd is loaded/);
 });
 
 test.run();

@@ -50,6 +50,15 @@ const bwrapMounting = (caller: Caller): Caller => withArgs(caller, `${caller.nam
  */
 const userns = withArgs(user, user.name, ['--mount-with', 'userns']);
 
+/**
+ * Run a launcher as the caller: root directly, the test user through setpriv (which execs);
+ * by its #! line (/bin/sh), or by the shell given.
+ */
+export const launcherCommand = (caller: Caller, launcher: string, args: readonly string[], shell?: string): [string, string[]] => {
+  const argv = shell === undefined ? [launcher, ...args] : [shell, launcher, ...args];
+  return caller.user ? ['setpriv', [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--', ...argv]] : [argv[0]!, argv.slice(1)];
+};
+
 /** One caller for each mounting way: root, the user namespace, bubblewrap as root and as a user. */
 export const mountingWays: Caller[] = [root, userns, bwrapMounting(root), bwrapMounting(user)];
 

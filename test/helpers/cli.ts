@@ -171,6 +171,15 @@ export const tempDir = (prefix: string, owner?: string): string => {
   return dir;
 };
 
+/** Whether a live process's command line (its words joined by NUL, one after each) satisfies `test`. */
+export const anyProcess = (test: (cmdline: string) => boolean): boolean => fs.readdirSync('/proc').some(name => {
+  try {
+    return /^\d+$/.test(name) && test(fs.readFileSync(`/proc/${name}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+});
+
 export const mountTable = (): string => fs.readFileSync('/proc/self/mountinfo', 'utf8');
 
 /**

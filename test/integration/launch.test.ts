@@ -15,7 +15,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, collect, sleep, tempDir, userCli, userCommand, type Collected} from '../helpers/cli.js';
-import {everyJailKind, mountingWays, type Caller} from '../helpers/callers.js';
+import {everyJailKind, launcherCommand, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -27,16 +27,6 @@ import {shellQuote} from '../../src/launch/shell.js';
 // whatever ran the tests) would reach them through spawn.
 closeInheritedDescriptors([]);
 
-const AS_USER = [`--reuid=${TEST_USER}`, `--regid=${TEST_USER}`, '--init-groups', '--'];
-
-/**
- * Run a launcher as the caller: root directly, the test user through setpriv (which execs);
- * by its #! line (/bin/sh), or by the shell given.
- */
-const launcherCommand = (caller: Caller, launcher: string, args: readonly string[], shell?: string): [string, string[]] => {
-  const argv = shell === undefined ? [launcher, ...args] : [shell, launcher, ...args];
-  return caller.user ? ['setpriv', [...AS_USER, ...argv]] : [argv[0]!, argv.slice(1)];
-};
 
 /**
  * The shells a launcher meets: this machine's /bin/sh (dash on Debian), bash, and bash as

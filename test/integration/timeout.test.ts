@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {collect, tempDir} from '../helpers/cli.js';
-import {mountingWays, type Caller} from '../helpers/callers.js';
+import {anyProcess, collect, tempDir} from '../helpers/cli.js';
+import {launcherCommand, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -50,13 +50,7 @@ for (const caller of mountingWays) {
     assert.is(result.stderr, `nix-overlay-jail: ${sh} timed out after 1s: the jail was ended\n`);
     assert.is(fs.readFileSync(path.join(out, 'daemon'), 'utf8'), 'got TERM\n', 'the daemon got SIGTERM');
     assert.equal(inNamespace(namespace!), [], 'no process of the jail is left');
-    assert.not.ok(fs.readdirSync('/proc').some(name => {
-      try {
-        return fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(mark);
-      } catch {
-        return false;
-      }
-    }), 'its sleep is gone');
+    assert.not.ok(anyProcess(cmdline => cmdline.includes(mark)), 'its sleep is gone');
     tally('escape', 1);
   });
 
@@ -76,9 +70,8 @@ for (const caller of mountingWays) {
     const cache = caller.cache();
     const wrote = run(caller, ['wrap', '--out', launcher, '--cache-dir', cache, '--timeout', '1s', '--kill-after', '1s', sh, '-c', 'trap "" TERM; sleep 1000']);
     assert.is(wrote.status, 0, wrote.stderr);
-    const [command, argv] = caller.command(['exec']);
-    // The launcher as this caller runs it: the caller's command line with the launcher for the tool.
-    const started = collect(command === process.execPath ? launcher : command, command === process.execPath ? [] : [...argv.slice(0, argv.indexOf(process.execPath)), launcher], caller.env());
+    const [command, argv] = launcherCommand(caller, launcher, []);
+    const started = collect(command, argv, caller.env());
     assert.is(started.status, 124, started.stderr);
     assert.match(started.stderr, /timed out after 1s: the jail was ended\n$/);
   });

@@ -91,6 +91,9 @@ test('parseLimit: sizes for as, fsize and core only; counts and seconds are plai
   assert.throws(() => parseLimit('fsize=x'), (error: unknown) => error instanceof JailError && error.message === '--limit fsize must be a size such as 512M or 2G, got "x"');
   assert.throws(() => parseLimit('nofile=16=2'), /must be a number/);
   assert.throws(() => parseLimit('x=1=nofile'), /NAME one of/);
+  // No '=' at all: the whole word is no NAME=VALUE, even where it begins with a name.
+  assert.throws(() => parseLimit('nofilex'), (error: unknown) => error instanceof JailError && /^--limit needs NAME=VALUE/.test(error.message));
+  for (const text of ['nofile= 16', 'nofile=16 ', 'cpu= 5']) assert.throws(() => parseLimit(text), /must be a number/, text);
 });
 
 test.run();
