@@ -70,7 +70,17 @@ buildNpmPackage {
     runHook postCheck
   '';
 
+  # npm's bin is the front, a shell script (src/launch/front.ts), which npmInstallHook's
+  # wrapper would hand to node: it runs as itself instead, with this nodejs and the CLI beside it
+  # named in it (no search at each start).
   postInstall = ''
+    package=$out/lib/node_modules/${manifest.name}
+    rm $out/bin/nix-overlay-jail
+    sed -e "s|^noj_node='node'\$|noj_node='${nodejs}/bin/node'|" \
+      -e "s|^noj_cli=''\$|noj_cli='$package/dist/bin/nix-overlay-jail.cjs'|" \
+      $package/dist/bin/nix-overlay-jail > $out/bin/nix-overlay-jail
+    grep -q "^noj_cli='/" $out/bin/nix-overlay-jail
+    chmod +x $out/bin/nix-overlay-jail
     wrapProgram $out/bin/nix-overlay-jail --prefix PATH : ${
       lib.makeBinPath [
         bubblewrap

@@ -9,6 +9,10 @@
 //   cli.cjs.cache            V8's code cache for it, with every function compiled: a start
 //                            then compiles nothing (~5 ms of each `exec`).
 //   nix-overlay-jail.cjs     the launcher (src/launcher.cts) that runs cli.cjs from the cache.
+//   nix-overlay-jail         the front (src/launch/front.ts), the installed command: a shell
+//                            script that starts an exec it has seen before from its launch
+//                            plan, and runs nix-overlay-jail.cjs (beside its real path, with
+//                            the node on PATH) for everything else.
 import fs from 'node:fs';
 import Module from 'node:module';
 import v8 from 'node:v8';
@@ -64,3 +68,6 @@ if (compile(cache).cachedDataRejected) {
 
 fs.copyFileSync('dist/src/launcher.cjs', `${BIN}/nix-overlay-jail.cjs`);
 fs.chmodSync(`${BIN}/nix-overlay-jail.cjs`, 0o755);
+
+const {frontScript} = await import('../dist/src/launch/front.js');
+fs.writeFileSync(`${BIN}/nix-overlay-jail`, frontScript({node: 'node', cli: ''}), {mode: 0o755});

@@ -8,6 +8,26 @@ import {parseLimits} from '../jail/limits.js';
 import {parseCgroupLimits} from '../jail/cgroup.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
+/**
+ * The front's request to record this invocation's plan (NIX_OVERLAY_JAIL_FRONT=1), taken out
+ * of the environment before anything can pass it on.
+ */
+const FRONT_ASKED = process.env['NIX_OVERLAY_JAIL_FRONT'] === '1';
+delete process.env['NIX_OVERLAY_JAIL_FRONT'];
+
+/** The key of the plan the front asked for: this invocation's (the working directory and the arguments). */
+const askedFrontKey = async (): Promise<string | undefined> => {
+  if (!FRONT_ASKED) return undefined;
+  let cwd: string;
+  try {
+    cwd = process.cwd();
+  } catch {
+    return undefined;
+  }
+  const {frontKey} = await import('../launch/record.js');
+  return frontKey(cwd, process.argv.slice(2));
+};
+
 export const execFlags: Flags = {
   ...hostFlags,
   ...closureFlags,
@@ -222,6 +242,6 @@ ${MASK_HELP}
       process.stdout.write(plan.argv.map(arg => `${arg}\n`).join(''));
       return 0;
     }
-    return execCommand(options);
+    return execCommand({...options, frontKey: options.launchPlan === undefined ? await askedFrontKey() : undefined});
   },
 };

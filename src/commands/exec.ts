@@ -30,7 +30,8 @@ import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
 import {proxyBinds, type BusPlan} from '../host/desktop.js';
 import {planHost, withAdded} from '../host/request.js';
 import {launchPlanOf} from '../launch/facts.js';
-import {assertPlanDir, ensurePlanDir, plansDir, writeLaunchPlan} from '../launch/record.js';
+import {assertPlanDir, ensurePlanDir, execPlansDir, plansDir, writeLaunchPlan} from '../launch/record.js';
+import {frontCacheDir} from '../launch/front.js';
 import type {AddedEntry} from '../host/resources.js';
 import type {Consulted} from '../host/view.js';
 import type {JailTimeout} from '../jail/run.js';
@@ -85,6 +86,8 @@ export interface ExecOptions {
   timeout?: JailTimeout | undefined;
   /** Record a launch plan for a wrap launcher there; its command's first `words` operands are its own. */
   launchPlan?: {dir: string; words: number} | undefined;
+  /** Record the launch plan the front starts this invocation from, at CACHE/exec-plans/KEY (frontKey). */
+  frontKey?: string | undefined;
   env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -317,7 +320,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const argv = [...scope, ...commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}))];
   // A launch plan's command line: the same, with the terminal and the kept variables as stand-ins.
   let launch: ExecPlan['launch'];
-  if (options.launchPlan !== undefined && cache !== undefined && mask !== undefined) {
+  if ((options.launchPlan !== undefined || options.frontKey !== undefined) && cache !== undefined && mask !== undefined) {
     const kept = ['HOME', 'TERM', ...environment.keep];
     const marked = Object.fromEntries(kept.map(name => [name, envMark(name)]));
     launch = {
@@ -366,25 +369,44 @@ const startFailure = (strategy: Strategy, exitCode: number): string => {
 };
 
 /**
- * Record the launch plan a wrap launcher asked for (--launch-plan), when this run can have
- * one. Returns why it cannot, if so. A plan that cannot be written only makes the next start
- * slower, so nothing fails for it; a directory that is not the cache's plans/KEY is ignored.
+ * Where this run's launch plan goes, and how many of its command's words are the plan's: a
+ * wrap launcher's (--launch-plan; the rest are the launcher's own arguments), or the front's
+ * for this invocation (all of them), in a cache the front looks in. Undefined: none.
+ */
+const planTarget = (plan: ExecPlan, options: ExecOptions): {dir: string; words: number} | undefined => {
+  const cache = plan.cache!;
+  if (options.launchPlan !== undefined) {
+    ensurePlanDir(plansDir(cache.dir), cache.uid);
+    return {dir: assertPlanDir(options.launchPlan.dir, plan.cacheDir), words: options.launchPlan.words};
+  }
+  if (options.frontKey === undefined) return undefined;
+  // The front finds its cache from the environment alone, by the name it is made at.
+  if (fs.realpathSync(cache.dir) !== frontCacheDir(options.env, cache.uid)) return undefined;
+  ensurePlanDir(execPlansDir(cache.dir), cache.uid);
+  return {dir: path.join(execPlansDir(cache.dir), options.frontKey), words: options.argv.length};
+};
+
+/**
+ * Record the launch plan a wrap launcher (--launch-plan) or the front asked for, when this run
+ * can have one. Returns why it cannot, if so. A plan that cannot be written only makes the
+ * next start slower, so nothing fails for it; a directory that is not the cache's plans/KEY is
+ * ignored.
  */
 const recordPlan = (plan: ExecPlan, options: ExecOptions): string | undefined => {
   const launch = plan.launch;
-  if (launch === undefined || options.launchPlan === undefined || plan.cache === undefined) return undefined;
+  if (launch === undefined || plan.cache === undefined) return undefined;
   try {
-    ensurePlanDir(plansDir(plan.cache.dir), plan.cache.uid);
-    const dir = assertPlanDir(options.launchPlan.dir, plan.cacheDir);
+    const target = planTarget(plan, options);
+    if (target === undefined) return undefined;
     if (launch.uncovered !== undefined) {
       // A plan this run cannot vouch for must not be used by the next start either.
-      fs.rmSync(path.join(dir, 'seal'), {force: true});
+      fs.rmSync(path.join(target.dir, 'seal'), {force: true});
       return launch.uncovered;
     }
     // The launcher's own arguments come after its command's; the plan ends before them.
-    const runtimeArgs = options.argv.length - options.launchPlan.words;
+    const runtimeArgs = options.argv.length - target.words;
     const template = runtimeArgs > 0 ? launch.template.slice(0, -runtimeArgs) : launch.template;
-    writeLaunchPlan(dir, plan.cache.uid, launchPlanOf({...launch, template, strategy: plan.strategy}, options.env), launch.files);
+    writeLaunchPlan(target.dir, plan.cache.uid, launchPlanOf({...launch, template, strategy: plan.strategy}, options.env), launch.files);
     return undefined;
   } catch (error) {
     return reason(error);
@@ -402,7 +424,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     const plan = await planExec({...options, dryRun: false});
     const registration = await registerJail(plan.cache!, plan.key);
     if (registration === undefined) continue;
-    if (options.launchPlan !== undefined) recordPlan(plan, options);
+    if (options.launchPlan !== undefined || options.frontKey !== undefined) recordPlan(plan, options);
     let proxy: RunningProxy | undefined;
     try {
       if (plan.bus !== undefined) {

@@ -11,6 +11,7 @@ import {removeTree} from '../mask/publish.js';
 import {MaskCache, defaultCacheDir, readMaskState} from '../mask/cache.js';
 import {acquireLock, holderIsAlive} from '../mask/lock.js';
 import {lastUse, liveJails} from '../mask/usage.js';
+import {execPlansDir} from '../launch/record.js';
 
 export interface GcOptions {
   cacheDir?: string | undefined;
@@ -33,8 +34,73 @@ export interface GcReport {
   kept: number;
   inUse: string[];
   freedBytes: number;
+  /** exec's plans (exec-plans/KEY, which the front starts from): removed, their bytes, kept, kept in use. */
+  execPlans: {removed: number; freedBytes: number; kept: number; inUse: number};
   dryRun: boolean;
 }
+
+/** One of exec's plans: its directory's mtime moves at each start from it (run.PID comes and goes). */
+interface ExecPlanDir {
+  key: string;
+  dir: string;
+  bytes: number;
+  used: number;
+}
+
+const execPlanDirs = (cacheDir: string): ExecPlanDir[] => {
+  const root = execPlansDir(cacheDir);
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  return names.filter(name => /^[0-9a-f]{32}$/.test(name)).flatMap(key => {
+    const dir = path.join(root, key);
+    try {
+      const stats = fs.lstatSync(dir);
+      if (!stats.isDirectory()) return [];
+      const bytes = fs.readdirSync(dir).reduce((sum, name) => sum + (fs.lstatSync(path.join(dir, name), {throwIfNoEntry: false})?.blocks ?? 0) * 512, stats.blocks * 512);
+      return [{key, dir, bytes, used: stats.mtimeMs}];
+    } catch {
+      return [];
+    }
+  });
+};
+
+/** Whether a start from this plan runs: a status file (run.PID.START) of a live process. */
+const planInUse = (dir: string): boolean => {
+  try {
+    return fs.readdirSync(dir).some(name => {
+      const pid = /^run\.(\d+)(?:\.\d+)?$/.exec(name)?.[1];
+      return pid !== undefined && fs.existsSync(`/proc/${pid}`);
+    });
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Remove one of exec's plans unless a start from it runs. A front registers without a lock:
+ * it makes its status file, then (GO) reads the plan's files; moving the directory away and
+ * looking again means one of the two always sees the other (a start that comes later finds
+ * no plan and goes to Node), as for masks.
+ */
+const removeExecPlan = (cache: MaskCache, plan: ExecPlanDir): 'removed' | 'in use' | 'gone' => {
+  if (planInUse(plan.dir)) return 'in use';
+  const moved = path.join(cache.tmpDir(), `gc-plan-${plan.key}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.renameSync(plan.dir, moved);
+  } catch {
+    return 'gone';
+  }
+  if (planInUse(moved)) {
+    fs.renameSync(moved, plan.dir);
+    return 'in use';
+  }
+  removeTree(moved);
+  return 'removed';
+};
 
 /** Disk use of a mask: its directories' own blocks and one inode per template (links are free). */
 const maskBytes = (maskDir: string): number => {
@@ -83,6 +149,8 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
     return {key, dir, bytes: maskBytes(dir), used: lastUse(dir), complete: readMaskState(path.join(dir, 'state.json')) !== undefined};
   });
 
+  const plans = execPlanDirs(cache.dir);
+
   // Oldest use first: what --max-age and then --max-size take.
   masks.sort((a, b) => a.used - b.used);
   const chosen = new Map<string, GcEntry['reason']>();
@@ -90,17 +158,33 @@ export const gcCommand = async (options: GcOptions): Promise<GcReport> => {
     if (!mask.complete) chosen.set(mask.key, 'incomplete');
     else if (now - mask.used > options.maxAgeMs) chosen.set(mask.key, 'older than --max-age');
   }
+  const chosenPlans = new Set(plans.filter(plan => now - plan.used > options.maxAgeMs));
   if (options.maxSizeBytes !== undefined) {
-    let total = masks.filter(mask => !chosen.has(mask.key)).reduce((sum, mask) => sum + mask.bytes, 0);
-    for (const mask of masks) {
+    // Masks and exec's plans alike, the least recently used first.
+    const kept = [
+      ...masks.filter(mask => !chosen.has(mask.key)).map(mask => ({used: mask.used, bytes: mask.bytes, inUse: () => liveJails(mask.dir) > 0, choose: () => chosen.set(mask.key, 'beyond --max-size')})),
+      ...plans.filter(plan => !chosenPlans.has(plan)).map(plan => ({used: plan.used, bytes: plan.bytes, inUse: () => planInUse(plan.dir), choose: () => chosenPlans.add(plan)})),
+    ].sort((a, b) => a.used - b.used);
+    let total = kept.reduce((sum, item) => sum + item.bytes, 0);
+    for (const item of kept) {
       if (total <= options.maxSizeBytes) break;
-      if (chosen.has(mask.key) || liveJails(mask.dir) > 0) continue;
-      chosen.set(mask.key, 'beyond --max-size');
-      total -= mask.bytes;
+      if (item.inUse()) continue;
+      item.choose();
+      total -= item.bytes;
     }
   }
 
-  const report: GcReport = {cacheDir: cache.dir, removed: [], kept: 0, inUse: [], freedBytes: 0, dryRun: options.dryRun};
+  const report: GcReport = {cacheDir: cache.dir, removed: [], kept: 0, inUse: [], freedBytes: 0, execPlans: {removed: 0, freedBytes: 0, kept: plans.length - chosenPlans.size, inUse: 0}, dryRun: options.dryRun};
+  for (const plan of chosenPlans) {
+    const outcome = options.dryRun ? (planInUse(plan.dir) ? 'in use' : 'removed') : removeExecPlan(cache, plan);
+    if (outcome === 'in use') {
+      report.execPlans.inUse++;
+      report.execPlans.kept++;
+    } else if (outcome === 'removed') {
+      report.execPlans.removed++;
+      report.execPlans.freedBytes += plan.bytes;
+    }
+  }
   for (const mask of masks) {
     const reason = chosen.get(mask.key);
     if (reason === undefined) {
@@ -184,7 +268,7 @@ const removeAbandonedLaunchFiles = (cache: MaskCache, now: number): void => {
       if (!holderIsAlive(content)) fs.rmSync(record, {force: true});
     }
   }
-  for (const planDir of children(path.join(cache.dir, 'plans'))) {
+  for (const planDir of [...children(path.join(cache.dir, 'plans')), ...children(execPlansDir(cache.dir))]) {
     for (const file of children(planDir)) {
       const pid = /^run\.(\d+)(?:\.\d+)?$/.exec(path.basename(file))?.[1];
       if (pid !== undefined && old(file) && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(file, {force: true});

@@ -136,8 +136,8 @@ const WAY_CASES = STRATEGIES.map(way => {
   return `    ${way}) set -- ${prefix}${prefix === '' ? '' : ' '}/bin/sh -c "$noj_go" sh "$noj_dir" "$noj_status" "$noj_tty" "$noj_env" ${UNSHARE[way].length} ${prefix}${prefix === '' ? '' : ' '}"$@";;`;
 }).join('\n');
 
-/** The warm path: reads the variables the header sets (noj_dir, noj_stat, noj_owned_count, noj_ancestor_count). */
-const WARM_PATH = String.raw`
+/** The warm path's functions: they read the variables a header sets (noj_dir, noj_stat, noj_owned_count, noj_ancestor_count, the tools). */
+export const WARM_PATH = String.raw`
 # Fields split as POSIX starts a shell, whatever the caller's environment says.
 IFS=' 	
 '
@@ -526,14 +526,23 @@ noj_launch() {
   exit "$noj_rc"
 }
 
-noj_refused=
+`;
+
+/**
+ * The warm path's first lines: START (a condition) tries the warm start, which exits with the
+ * program's status when it is taken; otherwise the script runs noj_full with its arguments.
+ * START sets noj_tried when the start was one the warm path is for: only then does
+ * NIX_OVERLAY_JAIL_REQUIRE_PLAN stop it (exit 125, saying why).
+ */
+export const warmMain = (start: string): string => String.raw`noj_refused=
 noj_mask=
 noj_rebash=
-if [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_descriptors && noj_launch "$@"; then :; fi
+noj_tried=
+if ${start}; then :; fi
 # Under dash, with a descriptor above 9 open: bash closes it and starts warm (nothing of the
 # start has been done yet). --posix: no startup file (BASH_ENV) is read.
 [ -z "$noj_rebash" ] || [ ! -f "$0" ] || exec "$noj_rebash" --posix "$0" "$@"
-if [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
+if [ -n "$noj_tried" ] && [ -n "${'$'}{NIX_OVERLAY_JAIL_REQUIRE_PLAN-}" ]; then
   [ -n "$noj_refused" ] || noj_told
   exit 125
 fi
@@ -575,5 +584,5 @@ noj_bash=${shellQuote(plan.tools.bash)}
 noj_stat() {
   exec ${shellQuote(plan.tools.stat)} -c ${shellQuote(STAT_FORMAT)} -- "$noj_dir" "$noj_dir/plan" ${words([...plan.owned, ...plan.ancestors])} ${'$'}{noj_tty:+"$noj_tty"} "$@"
 }
-${WARM_PATH}`;
+${WARM_PATH}${warmMain(String.raw`noj_tried=1 && [ -z "${'$'}{NIX_OVERLAY_JAIL_NO_PLAN-}" ] && noj_terminal && noj_descriptors && noj_launch "$@"`)}`;
 };

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {isErrno, JailError, reason} from '../errors.js';
 import {writeFileAtomic} from '../mask/cache.js';
+import {EXEC_PLANS, frontKeyText} from './front.js';
 import {assertOwned} from '../mask/safety.js';
 import {planText, PLAN_FILES, statPattern, statTime, WAY_FILE, WORDS_FILE, wordsText, type LaunchPlan} from './plan.js';
 
@@ -21,6 +22,15 @@ export const launcherKey = (words: readonly string[]): string =>
   crypto.createHash('sha256').update(words.join('\0')).digest('hex').slice(0, 32);
 
 export const plansDir = (cacheDir: string): string => path.join(cacheDir, 'plans');
+
+/** Where exec records the plans the front starts from (front.ts). */
+export const execPlansDir = (cacheDir: string): string => path.join(cacheDir, EXEC_PLANS);
+
+/** The key of an invocation's plan, as the front computes it (with sha256sum); none for a newline in a word. */
+export const frontKey = (cwd: string, args: readonly string[]): string | undefined => {
+  const text = frontKeyText(cwd, args);
+  return text === undefined ? undefined : crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
+};
 
 /** A plan directory a launcher names: only CACHE/plans/KEY of this cache. */
 export const assertPlanDir = (dir: string, cacheDir: string): string => {

@@ -11,6 +11,15 @@ import {nixEnv, ROOT} from './nix.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
+/**
+ * Wait until the store last changed over 2 s ago: a whiteout mask made within that of a change
+ * cannot prove it saw it (the store's mtime is too coarse a witness), so exec gives it no plan.
+ */
+export const settledStore = async (): Promise<void> => {
+  const age = Date.now() - fs.statSync('/nix/store').mtimeMs;
+  if (age < 2100) await sleep(2100 - age);
+};
+
 /** Wait, `ms` at most (10 s), until `holds` is true; false if it never was. */
 export const eventually = async (holds: () => boolean, ms = 10_000): Promise<boolean> => {
   for (let waited = 0; waited < ms; waited += 50) {
@@ -30,10 +39,11 @@ export interface Collected {
 }
 
 /**
- * Run a command from / to its end (a minute at most), standard input closed. `extraFds` are
- * descriptors it is given at those numbers, as a parent that leaks them would pass them.
+ * Run a command from `cwd` (/) to its end (a minute at most), standard input closed.
+ * `extraFds` are descriptors it is given at those numbers, as a parent that leaks them would
+ * pass them.
  */
-export const collect = (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, extraFds: readonly number[] = []): Collected => {
+export const collect = (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, extraFds: readonly number[] = [], cwd = '/'): Collected => {
   const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
   const opened = extraFds.map(() => fs.openSync('/etc/hostname', 'r'));
   try {
@@ -41,7 +51,7 @@ export const collect = (command: string, argv: readonly string[], env: NodeJS.Pr
       while (stdio.length < fd) stdio.push('ignore');
       stdio[fd] = opened[index]!;
     }
-    const result = spawnSync(command, argv, {env, cwd: '/', stdio, timeout: 60_000, maxBuffer: 64 << 20});
+    const result = spawnSync(command, argv, {env, cwd, stdio, timeout: 60_000, maxBuffer: 64 << 20});
     return {status: result.status, signal: result.signal, stdout: result.stdout.toString(), stderr: result.stderr.toString(), bytes: result.stdout};
   } finally {
     for (const fd of opened) fs.closeSync(fd);
@@ -50,6 +60,8 @@ export const collect = (command: string, argv: readonly string[], env: NodeJS.Pr
 
 /** The bundled binary, as installed (package.json bin). */
 export const CLI = path.join(ROOT, 'dist/bin/nix-overlay-jail.cjs');
+/** The installed command: the shell front that runs CLI (front.ts). */
+export const FRONT = path.join(ROOT, 'dist/bin/nix-overlay-jail');
 
 export interface Run {
   status: number;

@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {CLI, collect, sleep, tempDir, userCli, userCommand, type Collected} from '../helpers/cli.js';
+import {CLI, collect, settledStore, tempDir, userCli, userCommand, type Collected} from '../helpers/cli.js';
 import {everyJailKind, launcherCommand, mountingWays, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
@@ -64,15 +64,6 @@ interface Wrapped {
   planDir: string;
   run: (args: readonly string[], extraEnv?: NodeJS.ProcessEnv, extraFds?: number[], shell?: string) => Collected;
 }
-
-/**
- * Wait until the store last changed over 2 s ago: a whiteout mask made within that of a change
- * cannot prove it saw it (the store's mtime is too coarse a witness), so exec gives it no plan.
- */
-const settledStore = async (): Promise<void> => {
-  const age = Date.now() - fs.statSync('/nix/store').mtimeMs;
-  if (age < 2100) await sleep(2100 - age);
-};
 
 const wrapFor = async (caller: Caller, options: string[], command: string[], env: NodeJS.ProcessEnv = {}): Promise<Wrapped> => {
   await settledStore();

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {collect, collectAsUser, tempDir} from '../helpers/cli.js';
+import {collect, collectAsUser, settledStore, tempDir} from '../helpers/cli.js';
 import {missing, when} from '../helpers/env.js';
 import {buildFixture, nixEnv, ROOT} from '../helpers/nix.js';
 
@@ -43,19 +43,21 @@ const install = (): {prefix: string; tarball: string} => {
 test('should pack only what runs: the bundle, its code cache and launcher, package.json and the README', () => {
   const {tarball} = install();
   const files = execFileSync('tar', ['-tzf', tarball], {encoding: 'utf8'}).trim().split('\n').sort();
-  assert.equal(files, ['package/README.md', 'package/dist/bin/cli.cjs', 'package/dist/bin/cli.cjs.cache', 'package/dist/bin/nix-overlay-jail.cjs', 'package/package.json']);
+  assert.equal(files, ['package/README.md', 'package/dist/bin/cli.cjs', 'package/dist/bin/cli.cjs.cache', 'package/dist/bin/nix-overlay-jail', 'package/dist/bin/nix-overlay-jail.cjs', 'package/package.json']);
   assert.equal(MANIFEST.files, ['dist/bin']);
 });
 
-test('should run doctor and a jail from a global install, from its code cache, as root and as the test user', () => {
+test('should run doctor and a jail from a global install, from its code cache, as root and as the test user, warm the second time', async () => {
   const {prefix} = install();
   const binary = path.join(prefix, 'bin/nix-overlay-jail');
   assert.ok(fs.lstatSync(binary).isSymbolicLink(), 'npm links the bin');
   const fixture = buildFixture();
   const sh = path.join(fixture.app, 'bin/sh');
+  // A whiteout mask made within 2 s of a store change gets no plan (launch.test.ts).
+  await settledStore();
   for (const [who, start] of [
-    ['root', (args: string[]) => collect(binary, args, nixEnv())],
-    ['test user', (args: string[]) => collectAsUser(binary, args)],
+    ['root', (args: string[], env: NodeJS.ProcessEnv = {}) => collect(binary, args, {...nixEnv(), ...env})],
+    ['test user', (args: string[], env: NodeJS.ProcessEnv = {}) => collectAsUser(binary, args, env)],
   ] as const) {
     const version = start(['--version']);
     assert.is(version.stdout.trim(), MANIFEST.version, `${who}: ${version.stderr}`);
@@ -67,6 +69,10 @@ test('should run doctor and a jail from a global install, from its code cache, a
     assert.is(jail.stdout, 'from the installed package\n', who);
     const listing = start(['exec', '--', sh, '-c', 'ls -a /nix/store']);
     assert.equal(listing.stdout.trim().split('\n').sort(), ['.', '..', ...fixture.closure.map(entry => path.basename(entry))].sort(), who);
+    // The installed command is the front: the same exec again starts from the plan the first recorded.
+    const warm = start(['exec', '--', sh, '-c', 'ls -a /nix/store'], {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'});
+    assert.is(warm.status, 0, `${who}: ${warm.stderr}`);
+    assert.is(warm.stdout, listing.stdout, who);
   }
 });
 

@@ -1,7 +1,7 @@
 /**
  * The shell this project generates, read by ShellCheck (Debian's shellcheck) as sh, dash and
  * bash: wrap launchers with and without a plan, with words that need quoting, the one `wrap`
- * writes for real, and GO, the script the warm path starts inside the jail's namespaces. Every
+ * writes for real, the front (the installed nix-overlay-jail), and GO, the script the warm path starts inside the jail's namespaces. Every
  * warning left is switched off where it stands, with the reason beside it.
  */
 import {spawnSync} from 'node:child_process';
@@ -9,10 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {run, tempDir} from '../helpers/cli.js';
+import {FRONT, run, tempDir} from '../helpers/cli.js';
 import {IN_CI, missing, when} from '../helpers/env.js';
 import {buildFixture} from '../helpers/nix.js';
 import {GO, launcherScript, type LauncherInput} from '../../src/launch/launcher.js';
+import {frontScript} from '../../src/launch/front.js';
 
 const lint = suite('ShellCheck');
 const hasShellCheck = spawnSync('shellcheck', ['--version'], {stdio: 'ignore'}).status === 0;
@@ -48,6 +49,13 @@ test('should find nothing to say of a launcher, with a plan and without, whateve
 
 test('should find nothing to say of GO, the script the warm path starts in the jail\'s namespaces', () => {
   assert.equal(findings(`#!/bin/sh\n${GO}`), []);
+});
+
+test('should find nothing to say of the front, the installed nix-overlay-jail, as the build writes it and with odd words', () => {
+  const built = fs.readFileSync(FRONT, 'utf8');
+  assert.is(built, frontScript({node: 'node', cli: ''}));
+  assert.equal(findings(built), []);
+  assert.equal(findings(frontScript({node: "/opt/it's/node", cli: '/opt/a b/$(id)/cli.cjs'})), []);
 });
 
 when(lint, hasShellCheck ? missing('root', 'nix') : 'needs shellcheck')('should find nothing to say of the launcher wrap writes', () => {
