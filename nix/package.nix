@@ -76,8 +76,8 @@ buildNpmPackage {
   postInstall = ''
     package=$out/lib/node_modules/${manifest.name}
     rm $out/bin/nix-overlay-jail
-    sed -e "s|^noj_node='node'\$|noj_node='${nodejs}/bin/node'|" \
-      -e "s|^noj_cli=''\$|noj_cli='$package/dist/bin/nix-overlay-jail.cjs'|" \
+    sed -e "s|^noj_node=.*|noj_node='${nodejs}/bin/node'|" \
+      -e "s|^noj_cli=.*|noj_cli='$package/dist/bin/nix-overlay-jail.cjs'|" \
       $package/dist/bin/nix-overlay-jail > $out/bin/nix-overlay-jail
     grep -q "^noj_cli='/" $out/bin/nix-overlay-jail
     chmod +x $out/bin/nix-overlay-jail
