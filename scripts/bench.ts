@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {closeInheritedDescriptors} from '../src/jail/descriptors.js';
+import {frontKey} from '../src/launch/record.js';
 import {debianPrograms} from '../test/helpers/nix.js';
 import {addBusybox, addEntries, BUSYBOX_ENTRY, makeStore, settle, storeName} from '../test/helpers/store.js';
 import {startupChart, type Series} from './bench/chart.js';
@@ -402,22 +403,24 @@ const hostTable = (): void => {
 
 /**
  * bubblewrap alone with exactly the sandbox options of a launcher's plan (seccomp filter,
- * passwd and group, status descriptor, namespaces, ...), the store bound whole instead of the
- * mask's overlay: exec's command line for the same program, from --dry-run, with the mount
- * chain before bubblewrap left out.
+ * passwd and group, status descriptor, namespaces, ...), the store bound whole (or each
+ * closure path bound, with `perPath`) instead of the mask's overlay: exec's command line for
+ * the same program, from --dry-run, with the mount chain before bubblewrap left out.
  */
-const bwrapOfPlan = (dryRun: string[], storeDir: string): string[] => {
+const bwrapOfPlan = (dryRun: string[], storeDir: string, perPath?: readonly string[]): string[] => {
   const args = dryRun.slice(dryRun.lastIndexOf('bwrap') + 1);
   const out: string[] = [];
+  // The store whole, or (the peers' way) one --ro-bind per closure path.
+  const store = perPath === undefined ? ['--ro-bind', storeDir, '/nix/store'] : perPath.flatMap(name => ['--ro-bind', path.join(storeDir, name), `/nix/store/${name}`]);
   for (let at = 0; at < args.length; at++) {
     const [word, after] = [args[at], args[at + 2]];
     if (word === '--overlay-src') {
       at += 1;
     } else if (word === '--ro-overlay' || word === '--remount-ro') {
-      if (word === '--ro-overlay') out.push('--ro-bind', storeDir, '/nix/store');
+      if (word === '--ro-overlay') out.push(...store);
       at += 1;
     } else if (word === '--ro-bind' && after === '/nix/store') {
-      out.push('--ro-bind', storeDir, '/nix/store');
+      out.push(...store);
       at += 2;
     } else {
       out.push(word!);
@@ -426,17 +429,34 @@ const bwrapOfPlan = (dryRun: string[], storeDir: string): string[] => {
   return out;
 };
 
+/** The paths the per-path column binds at most: beyond, bubblewrap's start takes seconds (startupTable has 1,000). */
+const PER_PATH_UP_TO = 100;
+
 /**
- * Plan once, launch many: a wrap launcher's warm start (its launch plan, no Node) against
- * bubblewrap alone binding the whole store with the same sandbox options, and against exec,
- * at 10, 1,000 and 5,000 closure paths of a 100,000-entry store, in interleaved rounds; for
- * the overlay mounted before bubblewrap (root: unshare, mount) and by bubblewrap 0.11+ itself.
+ * Plan once, launch many: a wrap launcher's warm start (its launch plan, no Node) and exec's
+ * second start through the front (the installed nix-overlay-jail, from the plan exec recorded
+ * for the same arguments) against bubblewrap alone binding the whole store, or each closure
+ * path, with the same sandbox options, and against exec through Node and a first exec through
+ * the front, at 10, 100, 1,000 and 5,000 closure paths of a 100,000-entry store, in interleaved
+ * rounds; for the overlay mounted before bubblewrap (root: unshare, mount) and by bubblewrap
+ * 0.11+ itself.
+ *
+ * The front keeps its plans and masks in root's own cache (/var/cache/nix-overlay-jail): the
+ * section runs in a mount namespace of its own in which /var/cache is a tmpfs, gone with it
+ * (the launchers' and exec's cache stays on WORK's filesystem).
  */
 const launchTable = (): void => {
+  if (process.env['NOJ_BENCH_PRIVATE_CACHE'] !== '1') {
+    const result = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o mode=0755 noj-bench-cache /var/cache && exec "$@"', 'sh',
+      process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {stdio: 'inherit', env: {...process.env, NOJ_BENCH_PRIVATE_CACHE: '1'}});
+    if (result.status !== 0) throw new Error('the launch section failed');
+    return;
+  }
   const size = 100_000;
   const store = syntheticStore(size);
   const program = [addBusybox(store.dir), 'true'];
   settle(store.dir);
+  const front = path.join(ROOT, 'dist/bin/nix-overlay-jail');
   const newBwrap = process.env['NOJ_NEW_BWRAP_DIR'] ?? '/usr/local/libexec/nix-overlay-jail-tests/bubblewrap-new';
   const ways: Array<{name: string; short: string; options: string[]; env: NodeJS.ProcessEnv}> = [
     {name: 'root (unshare, mount, bwrap)', short: 'root', options: [], env: process.env},
@@ -450,15 +470,18 @@ const launchTable = (): void => {
   fs.mkdirSync(path.dirname(bashAsSh), {recursive: true});
   fs.rmSync(bashAsSh, {force: true});
   fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
-  out(`### Launchers: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
+  out(`### Launchers and exec's front: warm start from the launch plan, \`true\`, synthetic store of ${size.toLocaleString('en')} entries`);
   out();
-  out('| mounting | closure paths | wrap launcher (plan, no Node) | bwrap alone, whole store, same options | launcher / bwrap | the launcher under bash as sh (NixOS) | nix-overlay-jail exec | exec / launcher |');
-  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out('exec (front): the second `nix-overlay-jail exec` of the same arguments, through the installed front, from the plan the first recorded (no Node). First exec (front): the front, with its plan removed before each start (by `sh -c rm`, counted), so Node runs and records it.');
+  out();
+  out('| mounting | closure paths | wrap launcher (plan, no Node) | exec (front, plan) | front / launcher | bwrap alone, whole store, same options | launcher / bwrap | bwrap, one --ro-bind per path, same options | the launcher under bash as sh (NixOS) | exec (Node) | first exec (front) |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const series: Series[] = [];
-  const colours = [['#1b7f3b', '#888888', '#2c6fbb'], ['#b8860b', '#aaaaaa', '#6a5acd'], ['#7fbf7b', '#cccccc', '#8fb3dd']];
+  const colours = [['#1b7f3b', '#888888', '#2c6fbb', '#e67e22', '#c0392b'], ['#b8860b', '#aaaaaa', '#6a5acd', '#f5b041', '#e74c3c'], ['#7fbf7b', '#cccccc', '#8fb3dd', '#f8c471', '#f1948a']];
+  const cwd = fs.realpathSync(process.cwd());
   for (const [wayIndex, way] of ways.entries()) {
-    const points: Array<{paths: number; launcher: number; bwrap: number; exec: number}> = [];
-    for (const count of [10, 1000, 5000]) {
+    const points: Array<{paths: number; launcher: number; front: number; bwrap: number; perPath: number | undefined; exec: number}> = [];
+    for (const count of [10, 100, 1000, 5000]) {
       const closure = [BUSYBOX_ENTRY, ...store.names.slice(0, count - 1)];
       const file = writeClosure(path.join(WORK, `launch-closure-${count}.txt`), closure);
       const cache = path.join(WORK, 'cache-launch');
@@ -468,23 +491,37 @@ const launchTable = (): void => {
       // The plan must be in use: a launcher that went to exec would be timed as exec.
       execFileSync(launcher, [], {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
       execFileSync(bashAsSh, [launcher], {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
+      // exec through the front, in the cache it looks in (the default): recorded, then from the plan.
+      const frontArgs = ['exec', '--store', store.dir, '--closure-file', file, ...way.options, '--', ...program];
+      execFileSync(front, frontArgs, {env: way.env, stdio: ['ignore', 'ignore', 'inherit']});
+      execFileSync(front, frontArgs, {env: {...way.env, NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'}, stdio: ['ignore', 'ignore', 'inherit']});
+      const frontPlan = path.join('/var/cache/nix-overlay-jail/exec-plans', frontKey(cwd, frontArgs)!);
       const dryRun = execFileSync(process.execPath, [CLI, 'exec', '--dry-run', ...options, '--', ...program], {env: way.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}).trimEnd().split('\n');
       const planDir = fs.readFileSync(launcher, 'utf8').match(/^noj_dir='([^']*)'$/m)![1]!;
-      const [launched, bwrap, exec, underBash] = timeInterleaved([
+      const planFiles = [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group', 'hosts'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])] as Array<[string, 'r' | 'w']>;
+      const perPath = count <= PER_PATH_UP_TO ? [{command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir, closure), env: way.env, files: planFiles}] : [];
+      const [launched, fromPlan, bwrap, exec, underBash, first, bound] = timeInterleaved([
         {command: launcher, args: [], env: way.env},
-        {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: [['/dev/null', 'w'], ...['seccomp', 'passwd', 'group', 'hosts'].map((name): [string, 'r'] => [path.join(planDir, name), 'r'])]},
+        {command: front, args: frontArgs, env: way.env},
+        {command: 'bwrap', args: bwrapOfPlan(dryRun, store.dir), env: way.env, files: planFiles},
         {command: process.execPath, args: [CLI, 'exec', ...options, '--', ...program], env: way.env},
         {command: bashAsSh, args: [launcher], env: way.env},
-      ]) as [number, number, number, number];
-      points.push({paths: count, launcher: launched, bwrap, exec});
-      out(`| ${way.name} | ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${fmt(underBash)} ms (${(underBash / bwrap).toFixed(2)}×) | ${fmt(exec)} ms | ${(exec / launched).toFixed(1)}× |`);
+        {command: 'sh', args: ['-c', 'rm -rf -- "$1" && shift && exec "$@"', 'sh', frontPlan, front, ...frontArgs], env: way.env},
+        ...perPath,
+      ]) as [number, number, number, number, number, number, number | undefined];
+      points.push({paths: count, launcher: launched, front: fromPlan, bwrap, perPath: bound, exec});
+      out(`| ${way.name} | ${count.toLocaleString('en')} | ${fmt(launched)} ms | ${fmt(fromPlan)} ms | ${(fromPlan / launched).toFixed(2)}× | ${fmt(bwrap)} ms | ${(launched / bwrap).toFixed(2)}× | ${bound === undefined ? '—' : `${fmt(bound)} ms`} | ${fmt(underBash)} ms (${(underBash / bwrap).toFixed(2)}×) | ${fmt(exec)} ms | ${fmt(first)} ms |`);
     }
-    const [launcherColour, bwrapColour, execColour] = colours[wayIndex]!;
+    const [launcherColour, bwrapColour, execColour, frontColour, perPathColour] = colours[wayIndex]!;
     const bwrapVersion = execFileSync('bwrap', ['--version'], {env: way.env, encoding: 'utf8'}).trim().replace(/^bubblewrap /, '');
     series.push(
       {label: `launcher, ${way.short}`, colour: launcherColour!, points: points.map(point => [point.paths, point.launcher])},
-      ...(wayIndex === 1 ? [] : [{label: `bwrap ${bwrapVersion} alone`, colour: bwrapColour!, points: points.map((point): [number, number] => [point.paths, point.bwrap])}]),
-      {label: `exec, ${way.short}`, colour: execColour!, points: points.map(point => [point.paths, point.exec])},
+      {label: `exec's front, ${way.short}`, colour: frontColour!, points: points.map(point => [point.paths, point.front])},
+      ...(wayIndex === 1 ? [] : [
+        {label: `bwrap ${bwrapVersion} alone`, colour: bwrapColour!, points: points.map((point): [number, number] => [point.paths, point.bwrap])},
+        {label: `bwrap ${bwrapVersion}, a bind per path`, colour: perPathColour!, points: points.filter(point => point.perPath !== undefined).map((point): [number, number] => [point.paths, point.perPath!])},
+      ]),
+      {label: `exec (Node), ${way.short}`, colour: execColour!, points: points.map(point => [point.paths, point.exec])},
     );
   }
   out();
