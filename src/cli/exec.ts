@@ -207,6 +207,12 @@ ${MASK_HELP}
                              after them (a repeatable one adds, any other one wins). Relative
                              paths are taken from the profile's directory
 
+  The second time: the installed nix-overlay-jail is a shell front that starts an exec it
+  has run before (the same arguments in the same directory) from the launch plan this exec
+  recorded, without Node, when everything the plan rests on is as it was.
+  NIX_OVERLAY_JAIL_NO_PLAN=1 always runs Node; NIX_OVERLAY_JAIL_REQUIRE_PLAN=1 says why a
+  plan was not used (exit 125) instead. nix-overlay-jail gc removes old plans.
+
   Exit status: the program's; 128+N when a signal N killed it; 125 when nix-overlay-jail
   fails, 126 when COMMAND cannot run, 127 when it is not found. The terminal's signals
   (Ctrl-C, Ctrl-\\, hang-up, window size) and SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1

@@ -22,6 +22,7 @@ import {tally} from '../helpers/tally.js';
 import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
 import {frontKey} from '../../src/launch/record.js';
 import {frontCacheDir} from '../../src/launch/front.js';
+import {shellQuote} from '../../src/launch/shell.js';
 import {MaskCache} from '../../src/mask/cache.js';
 
 // The fronts below must start as from a clean parent (launch.test.ts).
@@ -153,6 +154,34 @@ for (const caller of mountingWays) {
         assert.is(stdout, `ready\n${output}`, `${signal} through ${way}`);
       }
     }
+  });
+
+  sameTest('Ctrl-C at a real terminal reaches the program\'s handler, through Node and from the plan under each shell', async () => {
+    const {app} = buildFixture();
+    const front = frontFor(caller);
+    await settledStore();
+    const args = front.exec('--', `${app}/bin/sh`, '-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done');
+    const paths: Array<[string, NodeJS.ProcessEnv, string | undefined]> = [['Node, recording', {}, undefined], ['Node', SLOW, undefined], ...SHELLS.map(([name, shell]): [string, NodeJS.ProcessEnv, string | undefined] => [`the plan under ${name}`, FAST, shell()])];
+    for (const [way, extra, shell] of paths) {
+      // script(1) runs the front on a pseudo-terminal of its own, which turns ^C into SIGINT
+      // for its foreground process group (launch.test.ts).
+      const [command, argv] = front.command(args, shell);
+      const child = spawn('script', ['-qec', `exec ${[command, ...argv].map(shellQuote).join(' ')}`, '/dev/null'], {env: {...front.env(), ...extra}, cwd: front.cwd, stdio: ['pipe', 'pipe', 'pipe']});
+      let output = '';
+      const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('ready')) resolve();
+      }));
+      const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await ready;
+      child.stdin.write('\x03');
+      const code = await ended;
+      clearTimeout(timer);
+      assert.is(code, 5, `${way}: ${output}`);
+      assert.match(output, /got INT/, way);
+    }
+    tally('escape', 1);
   });
 
   sameTest('what changes what exec would do sends the next start to Node, and a new plan: argument, directory, variable, store, bound file, gc, another user\'s plan', async () => {
