@@ -413,6 +413,20 @@ crowdTest('gc removes exec plans not used for --max-age, never one a start is us
   const byAge = front.run(old, {env: FAST});
   assert.is(byAge.status, 125);
   assert.match(byAge.stderr, /no plan/);
+  // By size, with the masks: the least recently used first, never one in use.
+  assert.is(front.run(old).status, 0);
+  const stillBusy = spawn('sleep', ['30'], {stdio: 'ignore'});
+  fs.writeFileSync(path.join(front.planDir(busy), `run.${stillBusy.pid}.1`), '');
+  try {
+    const bySize = front.run(['gc', '--max-size', '1', '--json']);
+    assert.is(bySize.status, 0, bySize.stderr);
+    const {execPlans} = JSON.parse(bySize.stdout) as {execPlans: {removed: number; kept: number; inUse: number}};
+    assert.equal([execPlans.removed, execPlans.kept, execPlans.inUse], [1, 1, 0]);
+    assert.not.ok(fs.existsSync(front.planDir(old)));
+    assert.ok(fs.existsSync(path.join(front.planDir(busy), 'seal')));
+  } finally {
+    stillBusy.kill();
+  }
 });
 
 for (const run of [leftToNode, keys, crowd]) run.run();
