@@ -102,6 +102,8 @@ const isInStore = (option: string): boolean => path.resolve(option.slice('--prof
 
 const main = async (argv: string[]): Promise<number> => {
   const [name, ...rest] = argv;
+  // The network bridge exec starts in a jail's network namespace (net/bridge.ts): not a command of the user's.
+  if (name === '__net-bridge') return (await import('./net/bridge.js')).runBridge(rest);
   const command = name === undefined ? undefined : commands[name];
   if (command === undefined) {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help' || name === '--version') {

@@ -7,6 +7,7 @@ import process from 'node:process';
 import type {FlagSpec} from '../argv.js';
 import {JailError} from '../errors.js';
 import {isBusName} from '../host/desktop.js';
+import {parseAllowance} from '../net/allow.js';
 
 export const CLOSURE_HELP = `
   Where the closure comes from (for closure, build, exec):
@@ -76,6 +77,8 @@ export const hostFlags: Flags = {
   systemTalkName: {type: 'string', isMultiple: true},
   strict: {type: 'boolean', default: false},
   profile: {type: 'string', isMultiple: true},
+  allowHost: {type: 'string', isMultiple: true},
+  allowLocalhostPort: {type: 'string', isMultiple: true},
 };
 
 /** The host-resource options as exec and verify take them. */
@@ -84,6 +87,7 @@ export const hostOptions = (flags: Record<string, unknown>) => ({
   roBind: asStrings(flags['roBind']),
   host: {
     net: Boolean(flags['net']),
+    ca: asStrings(flags['allowHost']).length > 0,
     gpu: Boolean(flags['gpu']),
     locale: Boolean(flags['locale']),
     fonts: Boolean(flags['fonts']),
@@ -97,6 +101,7 @@ export const hostOptions = (flags: Record<string, unknown>) => ({
     systemTalk: busNames(flags['systemTalkName'], '--system-talk-name'),
   },
   strict: Boolean(flags['strict']),
+  allow: parseAllowance(asStrings(flags['allowHost']), asStrings(flags['allowLocalhostPort'])),
   warn: (line: string) => process.stderr.write(`nix-overlay-jail: ${line}\n`),
   env: process.env,
 });

@@ -50,6 +50,7 @@ export const execFlags: Flags = {
   pids: {type: 'string'},
   apparmor: {type: 'string'},
   parseOnly: {type: 'boolean', default: false},
+  quiet: {type: 'boolean', default: false},
   launchPlan: {type: 'string'},
   launchWords: {type: 'string'},
 };
@@ -102,6 +103,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   home: flags['home'] as string | undefined,
   noSystemLinks: Boolean(flags['noSystemLinks']),
   dryRun: Boolean(flags['dryRun']),
+  quiet: Boolean(flags['quiet']),
   launchPlan: launchPlanOption(flags, operands),
   timeout: timeoutOption(flags),
   limits: parseLimits(asStrings(flags['limit'])),
@@ -173,6 +175,18 @@ ${MASK_HELP}
                              or SSL_CERT_FILE names, else the system's) at
                              /etc/ssl/certs/ca-certificates.crt, SSL_CERT_FILE and
                              NIX_SSL_CERT_FILE pointing at it
+    --allow-host PATTERN     a network of the jail's own in which only these hosts can be
+                             reached, over HTTP and CONNECT (TLS), through a proxy that runs
+                             outside the jail for its lifetime (repeatable): example.org,
+                             *.example.org (the names below it, not itself), either with
+                             :PORT (else 80 and 443). HTTP_PROXY, HTTPS_PROXY and ALL_PROXY
+                             (both cases) point at it; names are resolved outside; no other
+                             route, no DNS. The CA bundle comes as with --net. A refused
+                             request gets a 403 naming the option that would allow it, and
+                             one line here (--quiet: none). Not with --net or --share-net
+    --allow-localhost-port PORT  the host's 127.0.0.1:PORT at the jail's 127.0.0.1:PORT,
+                             and nothing else of the host's loopback (repeatable)
+    --quiet                  no line for each request the proxy refuses
     --gpu                    /dev/dri, NVIDIA's device nodes, /run/opengl-driver(-32)
     --locale                 LANG, LANGUAGE, LC_*, TZ, TZDIR, LOCALE_ARCHIVE and /etc/localtime
     --fonts                  /etc/fonts, /usr/share/fonts, /usr/local/share/fonts and

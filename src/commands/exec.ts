@@ -35,11 +35,13 @@ import {frontCacheDir} from '../launch/front.js';
 import type {AddedEntry} from '../host/resources.js';
 import type {Consulted} from '../host/view.js';
 import type {JailTimeout} from '../jail/run.js';
+import type {NetSession} from '../net/session.js';
 import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
 import {cgroupFacts, cgroupUnavailable, scopeWords, type CgroupLimits} from '../jail/cgroup.js';
 import {apparmorUnavailable, assertProfileName} from '../apparmor/profile.js';
 import {apparmorHost} from '../apparmor/host.js';
 import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
+import {proxyEnvironment, proxyPort, type NetAllowance} from '../net/allow.js';
 
 export interface ExecOptions {
   argv: string[];
@@ -72,6 +74,10 @@ export interface ExecOptions {
   strict?: boolean | undefined;
   /** Where the one-line notices go (an option's missing host resource). */
   warn?: ((line: string) => void) | undefined;
+  /** --allow-host and --allow-localhost-port: a network of the jail's own, out through the proxy. */
+  allow?: NetAllowance | undefined;
+  /** --quiet: no line for each request the proxy refuses. */
+  quiet?: boolean | undefined;
   /** Plan only: compute the closure and the command lines, write nothing. */
   dryRun: boolean;
   /** Where the D-Bus proxy's sockets go on the host (exec makes it); by default a new name. */
@@ -93,6 +99,8 @@ export interface ExecOptions {
 
 export interface ExecPlan {
   argv: string[];
+  /** The jail's network by host name: bubblewrap waits on blockFd until the bridge listens. */
+  net?: {allowance: NetAllowance; proxyPort: number; blockFd: number} | undefined;
   statusFd: number;
   /** What bubblewrap reads, by descriptor: the seccomp filter, /etc/passwd and /etc/group. */
   inputs: Map<number, Buffer>;
@@ -223,7 +231,10 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     const above = aboveHardLimit(limits, fs.readFileSync('/proc/self/limits', 'utf8'));
     if (above !== undefined) throw new JailError('usage', above);
   }
-  requireTools([...(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']), ...(limits.length > 0 ? ['prlimit'] : [])]);
+  if (options.allow !== undefined && (options.shareNet || options.host?.net === true)) {
+    throw new JailError('usage', '--allow-host and --allow-localhost-port give the jail a network of its own, through a proxy: not with --net or --share-net, which give it the host\'s');
+  }
+  requireTools([...(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']), ...(limits.length > 0 ? ['prlimit'] : []), ...(options.allow === undefined ? [] : ['nsenter', 'unshare'])]);
 
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
@@ -232,7 +243,9 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const {integration, host, links: hostLinks, consulted} = planHost({host: options.host, strict: options.strict, warn: options.warn, env: options.env, storeDir, userBinds, taken});
   const bus = integration.bus === undefined ? undefined : {plan: integration.bus, dir: options.busDir ?? busDirectory(options.env)};
   const binds: Bind[] = [...home, ...host.binds.map(({source, dest, readOnly}) => ({source, dest, readOnly})), ...(bus === undefined ? [] : proxyBinds(bus.plan, bus.dir))];
-  const {statusFd, seccompFd, passwdFd, groupFd, hostsFd, fileFds} = controlDescriptors(options.keepFd, integration.files.length);
+  const {statusFd, seccompFd, passwdFd, groupFd, hostsFd, fileFds: allFileFds} = controlDescriptors(options.keepFd, integration.files.length + (options.allow === undefined ? 0 : 1));
+  const fileFds = allFileFds.slice(0, integration.files.length);
+  const net = options.allow === undefined ? undefined : {allowance: options.allow, proxyPort: proxyPort(options.allow.localPorts), blockFd: allFileFds.at(-1)!};
   const closure = await withAdded(programClosure, host, async entries => (await cachedClosure(storeDir, entries, cache, cacheDir, options.dryRun)).entries);
 
   const mode = chooseMaskMode(options.mode, () => strategy === 'root'
@@ -281,7 +294,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
 
   // The jail's own /etc/hosts, unless the host's comes in (--net, or a bind of the caller's).
   const hosts = [...binds, ...links].some(made => made.dest === '/etc/hosts') ? undefined : hostsFile(os.hostname());
-  const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...userSetenv]};
+  const environment = {path: searchPath, keep: [...options.keepEnv, ...integration.keepEnv], set: [...integration.setenv, ...(net === undefined ? [] : proxyEnvironment(net.proxyPort)), ...userSetenv]};
   const commandLine = (terminal: string | undefined, env: Record<string, string>): string[] => launchArgv({
     strategy,
     limits: prlimitWords(limits),
@@ -297,7 +310,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       devices: integration.devices,
       chdir: options.chdir,
       home: jailHome,
-      extra: options.bwrapArg,
+      extra: [...options.bwrapArg, ...(net === undefined ? [] : ['--block-fd', String(net.blockFd)])],
       statusFd,
       seccompFd,
       terminal,
@@ -317,7 +330,10 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
     if (why !== undefined) throw new JailError('usage', why);
     return scopeWords(options.cgroup, facts);
   })();
-  const argv = [...scope, ...commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}))];
+  // With bubblewrap mounting, an ordinary user's bubblewrap runs in a user namespace of the
+  // caller's for --allow-host: the bridge enters it to reach the jail's network (net/session.ts).
+  const ownNamespace = net !== undefined && strategy === 'bwrap' && !isRoot ? ['unshare', '--user', '--map-current-user', '--'] : [];
+  const argv = [...scope, ...ownNamespace, ...commandLine(controllingTerminal(), jailEnvironment({host: options.env, ...environment}))];
   // A launch plan's command line: the same, with the terminal and the kept variables as stand-ins.
   let launch: ExecPlan['launch'];
   if ((options.launchPlan !== undefined || options.frontKey !== undefined) && cache !== undefined && mask !== undefined) {
@@ -333,6 +349,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       // names the jail's passwd and group take from the host's, and this program itself.
       inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
       uncovered: options.timeout !== undefined ? '--timeout'
+        : options.allow !== undefined ? '--allow-host or --allow-localhost-port'
         : options.apparmor !== undefined ? '--apparmor'
         : options.cgroup !== undefined ? '--memory, --cpus or --pids'
         : options.keepFd.length > 0 ? '--keep-fd'
@@ -355,7 +372,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   // In PLAN_FILES order; a jail without its own /etc/hosts has an empty one, which GO leaves closed.
   if (launch !== undefined) launch.files = [seccompFd, passwdFd, groupFd, hostsFd].map(fd => inputs.get(fd) ?? Buffer.alloc(0));
   const seen = {program: jailPath, closure: [...closure.entries].map(entry => `${JAIL_STORE}/${entry}`), binds, home: jailHome};
-  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch, seen};
+  return {argv, statusFd, inputs, key: path.basename(maskDir), cacheDir, cache, strategy, mode, maskDir, maskStatus, added: [...host.added], bus, launch, seen, net};
 };
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
@@ -426,14 +443,21 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
     if (registration === undefined) continue;
     if (options.launchPlan !== undefined || options.frontKey !== undefined) recordPlan(plan, options);
     let proxy: RunningProxy | undefined;
+    let network: NetSession | undefined;
     try {
-      if (plan.bus !== undefined) {
-        // The proxy runs outside the jail: it must not get what the caller let this process inherit either.
+      if (plan.bus !== undefined || plan.net !== undefined) {
+        // The proxies run outside the jail: they must not get what the caller let this process inherit either.
         closeInheritedDescriptors(options.keepFd);
-        proxy = await startBusProxy(plan.bus.plan, plan.bus.dir);
+      }
+      if (plan.bus !== undefined) proxy = await startBusProxy(plan.bus.plan, plan.bus.dir);
+      if (plan.net !== undefined) {
+        const {startNetSession} = await import('../net/session.js');
+        network = await startNetSession(plan.net.allowance, plan.net.proxyPort, options.env, options.quiet ? undefined : options.warn);
       }
       const {runJail} = await import('../jail/run.js');
-      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd}, options.timeout);
+      const session = network;
+      const beforeProgram = plan.net === undefined || session === undefined ? undefined : {fd: plan.net.blockFd, before: (pid: number, launcher: number) => session.bridge(pid, launcher)};
+      const outcome = await runJail(plan.argv, {statusFd: plan.statusFd, inputs: plan.inputs, keep: options.keepFd}, options.timeout, beforeProgram);
       if (outcome.timedOut) {
         const {formatDuration} = await import('../duration.js');
         options.warn?.(`${options.argv[0]} timed out after ${formatDuration(options.timeout!.ms)}: the jail was ended`);
@@ -448,6 +472,7 @@ export const execCommand = async (options: ExecOptions): Promise<number> => {
       }
       return outcome.exitCode;
     } finally {
+      await network?.stop();
       await proxy?.stop();
       registration.release();
     }

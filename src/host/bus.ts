@@ -24,11 +24,12 @@ const READY_MS = 10_000;
 const EXIT_MS = 2_000;
 
 /**
- * Where this run's proxy directory goes: the caller's runtime directory when it has one (a
- * tmpfs only the caller can enter, emptied at logout), else the temporary directory. The
- * name carries this process's id, so a later run can tell a leftover from a live one.
+ * Where a directory of this run's goes (the D-Bus proxy's, the network proxy's): the caller's
+ * runtime directory when it has one (a tmpfs only the caller can enter, emptied at logout),
+ * else the temporary directory. The name carries this process's id, so a later run can tell a
+ * leftover from a live one.
  */
-export const busDirectory = (env: Readonly<Record<string, string | undefined>>): string => {
+export const runDirectory = (env: Readonly<Record<string, string | undefined>>, prefix: string): string => {
   const runtime = env['XDG_RUNTIME_DIR'];
   let parent = os.tmpdir();
   try {
@@ -36,8 +37,10 @@ export const busDirectory = (env: Readonly<Record<string, string | undefined>>):
   } catch {
     // no runtime directory: the temporary one
   }
-  return path.join(parent, `${PREFIX}${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+  return path.join(parent, `${prefix}${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
 };
+
+export const busDirectory = (env: Readonly<Record<string, string | undefined>>): string => runDirectory(env, PREFIX);
 
 const alive = (pid: number): boolean => {
   try {
@@ -48,23 +51,25 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** Remove the caller's proxy directories left by runs that are gone (killed before they could). */
-export const sweepBusDirectories = (parent: string): void => {
+/** Remove the caller's directories of `prefix` left by runs that are gone (killed before they could). */
+export const sweepRunDirectories = (parent: string, prefix: string): void => {
   let names: string[];
   try {
-    names = fs.readdirSync(parent).filter(name => name.startsWith(PREFIX));
+    names = fs.readdirSync(parent).filter(name => name.startsWith(prefix));
   } catch {
     return;
   }
   const uid = process.getuid?.();
   for (const name of names) {
-    const pid = Number(/^(\d+)-/.exec(name.slice(PREFIX.length))?.[1]);
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
     const dir = path.join(parent, name);
     const stat = fs.lstatSync(dir, {throwIfNoEntry: false});
     if (stat === undefined || !stat.isDirectory() || stat.uid !== uid || !Number.isInteger(pid) || alive(pid)) continue;
     fs.rmSync(dir, {recursive: true, force: true});
   }
 };
+
+export const sweepBusDirectories = (parent: string): void => sweepRunDirectories(parent, PREFIX);
 
 export interface RunningProxy {
   /** Close the proxy's descriptor, wait for it to exit (kill it if it does not), remove its directory. */

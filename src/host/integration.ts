@@ -9,6 +9,8 @@ import type {HostResource} from './resources.js';
 
 export interface HostIntegration extends DesktopIntegration {
   net: boolean;
+  /** The CA bundle alone, as --net brings it (for --allow-host, whose jail has its own network). */
+  ca?: boolean;
   gpu: boolean;
   locale: boolean;
   fonts: boolean;
@@ -75,10 +77,13 @@ export const integrationPlan = (asked: HostIntegration, probe: HostProbe): Integ
   const lacking = (option: string, paths: string[]): void => {
     if (paths.length > 0) plan.missing.push(`${option}: this host has no ${paths.join(', ')}`);
   };
-  if (wanted.net) {
-    plan.shareNet = true;
-    const present = NET_FILES.filter(file => probe.exists(file));
-    plan.resources.push(...present.map(file => readOnly(file, '--net')));
+  if (wanted.net || wanted.ca === true) {
+    const by = wanted.net ? '--net' : '--allow-host';
+    const present = wanted.net ? NET_FILES.filter(file => probe.exists(file)) : [];
+    if (wanted.net) {
+      plan.shareNet = true;
+      plan.resources.push(...present.map(file => readOnly(file, '--net')));
+    }
     // The bundle the caller's programs use: the one their environment names, else the system's.
     const variable = (['NIX_SSL_CERT_FILE', 'SSL_CERT_FILE'] as const).find(name => probe.env[name] !== undefined && probe.env[name] !== '');
     const named = variable === undefined ? undefined : probe.env[variable];
@@ -86,12 +91,12 @@ export const integrationPlan = (asked: HostIntegration, probe: HostProbe): Integ
     const [jailBundle, ...others] = CA_BUNDLE_PATHS;
     // Stryker disable next-line ConditionalExpression: nothing exists at an undefined path.
     if (bundle !== undefined && probe.exists(bundle)) {
-      plan.resources.push(readOnly(bundle, '--net', jailBundle, named === undefined ? undefined : variable));
+      plan.resources.push(readOnly(bundle, by, jailBundle, named === undefined ? undefined : variable));
       plan.links.push(...others.map(dest => ({target: jailBundle, dest})));
       plan.setenv.push(['SSL_CERT_FILE', jailBundle], ['NIX_SSL_CERT_FILE', jailBundle]);
     }
     // Stryker disable next-line ConditionalExpression: as above.
-    lacking('--net', [...NET_FILES.filter(file => !present.includes(file)), ...(bundle !== undefined && probe.exists(bundle) ? [] : [named ?? 'CA bundle'])]);
+    lacking(by, [...(wanted.net ? NET_FILES.filter(file => !present.includes(file)) : []), ...(bundle !== undefined && probe.exists(bundle) ? [] : [named ?? 'CA bundle'])]);
   }
   if (wanted.gpu) {
     const dri = probe.exists('/dev/dri');

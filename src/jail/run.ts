@@ -108,14 +108,30 @@ const signalGroup = (pgid: number, signal: NodeJS.Signals): boolean => {
   }
 };
 
-export const runJail = (argv: readonly string[], descriptors: JailDescriptors, timeout?: JailTimeout): Promise<JailOutcome> =>
+/**
+ * Work to do once the sandbox exists and before its program runs: bubblewrap waits on
+ * `--block-fd FD` (a pipe of this process) until `before(pid)` resolves with the sandbox's
+ * first process; a failure ends the jail and is the outcome.
+ */
+export interface BeforeProgram {
+  fd: number;
+  /** With the sandbox's first process and the launch command's (bubblewrap's monitor, by then). */
+  before: (pid: number, launcher: number) => Promise<void>;
+}
+
+export const runJail = (argv: readonly string[], descriptors: JailDescriptors, timeout?: JailTimeout, beforeProgram?: BeforeProgram): Promise<JailOutcome> =>
   new Promise((resolve, reject) => {
     const {statusFd, inputs} = descriptors;
     // The program gets 0-2 and the kept descriptors only: every other one this process
     // inherited would pass through the launch command into the jail.
     closeInheritedDescriptors(descriptors.keep);
     // detached: setsid() before exec, so no bubblewrap process receives the terminal's signals.
-    const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio: stdioTable(descriptors), detached: true});
+    const stdio = stdioTable(descriptors);
+    if (beforeProgram !== undefined) {
+      while (stdio.length <= beforeProgram.fd) stdio.push('ignore');
+      stdio[beforeProgram.fd] = 'pipe';
+    }
+    const child = childProcess.spawn(argv[0]!, argv.slice(1), {stdio, detached: true});
     for (const [fd, data] of inputs) {
       const stream = child.stdio[fd] as NodeJS.WritableStream | null;
       // Ignore EPIPE: if the chain fails before bubblewrap reads, the failure is reported below.
@@ -126,12 +142,23 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors, t
     let jailGroup: number | undefined;
     let bwrapExit: number | undefined;
     let status = '';
+    let released = false;
+    let failure: unknown;
     const statusStream = child.stdio[statusFd] as NodeJS.ReadableStream | null;
     statusStream?.setEncoding('utf8');
     statusStream?.on('data', (chunk: string) => {
       status += chunk;
       // bwrap writes one JSON document per line: {"child-pid": N, ...}, later {"exit-code": N}.
       for (const match of status.matchAll(/"child-pid":\s*(\d+)/g)) jailGroup ??= Number(match[1]);
+      if (jailGroup !== undefined && beforeProgram !== undefined && !released) {
+        released = true;
+        const gate = child.stdio[beforeProgram.fd] as NodeJS.WritableStream | null;
+        (gate as unknown as NodeJS.EventEmitter | null)?.on('error', () => undefined);
+        beforeProgram.before(jailGroup, child.pid!).then(() => gate?.end('\n'), (error: unknown) => {
+          failure = error;
+          if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+        });
+      }
       for (const match of status.matchAll(/"exit-code":\s*(\d+)/g)) bwrapExit = Number(match[1]);
     });
     /** Relay only while the jail runs: once its exit is known, its ids may be reused. */
@@ -191,6 +218,10 @@ export const runJail = (argv: readonly string[], descriptors: JailDescriptors, t
     child.on('close', (code, signal) => {
       cleanup();
       releaseHungUpTerminal();
+      if (failure !== undefined) {
+        reject(failure);
+        return;
+      }
       const started = jailGroup !== undefined;
       const reported = bwrapExit !== undefined;
       if (timedOut) {
