@@ -17,7 +17,7 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {closeInheritedDescriptors} from '../src/jail/descriptors.js';
 import {frontKey} from '../src/launch/record.js';
-import {debianPrograms} from '../test/helpers/nix.js';
+import {buildFixture, debianPrograms} from '../test/helpers/nix.js';
 import {addBusybox, addEntries, BUSYBOX_ENTRY, makeStore, settle, storeName} from '../test/helpers/store.js';
 import {startupChart, type Series} from './bench/chart.js';
 
@@ -528,7 +528,26 @@ const launchTable = (): void => {
   fs.writeFileSync(path.join(ROOT, 'bench', 'launch.svg'), startupChart('Warm start against closure size (100,000-entry store)', series, []));
 };
 
+/**
+ * What --allow-host costs a warm start: exec of busybox's `true` with one allowed host against
+ * the same without (the proxy, its directory, the bridge started in the jail's network
+ * namespace before the program runs, and their ends), interleaved.
+ */
+const netTable = (): void => {
+  const {app} = buildFixture('bench-net');
+  const cache = path.join(WORK, 'cache-net');
+  const exec = (options: string[]): Timed => ({command: process.execPath, args: [CLI, 'exec', '--cache-dir', cache, ...options, '--', `${app}/bin/sh`, '-c', 'true']});
+  const [without, withProxy, node] = timeInterleaved([exec([]), exec(['--allow-host', 'example.org']), {command: process.execPath, args: ['-e', '0']}]) as [number, number, number];
+  out('### The network by host name (warm exec, median ms)');
+  out();
+  out('| exec -- true | exec --allow-host example.org -- true | added | node -e 0 |');
+  out('| ---: | ---: | ---: | ---: |');
+  out(`| ${fmt(without)} | ${fmt(withProxy)} | ${fmt(withProxy - without)} | ${fmt(node)} |`);
+  out();
+};
+
 const SECTIONS: Record<string, () => void> = {
+  net: netTable,
   machine,
   build: buildTable,
   startup: () => writeChart(startupTable()),
