@@ -9,6 +9,7 @@
 //   cli.cjs.cache            V8's code cache for it, with every function compiled: a start
 //                            then compiles nothing (~5 ms of each `exec`).
 //   nix-overlay-jail.cjs     the launcher (src/launcher.cts) that runs cli.cjs from the cache.
+//   profiles/NAME.json       the shipped profiles (src/profiles/), for --profile ci and agent.
 //   nix-overlay-jail         the front (src/launch/front.ts), the installed command: a shell
 //                            script that starts an exec it has seen before from its launch
 //                            plan, and runs nix-overlay-jail.cjs (beside its real path, with
@@ -71,3 +72,6 @@ fs.chmodSync(`${BIN}/nix-overlay-jail.cjs`, 0o755);
 
 const {frontScript} = await import('../dist/src/launch/front.js');
 fs.writeFileSync(`${BIN}/nix-overlay-jail`, frontScript({node: 'node', cli: ''}), {mode: 0o755});
+
+fs.mkdirSync(`${BIN}/profiles`);
+for (const name of fs.readdirSync('src/profiles').filter(file => file.endsWith('.json'))) fs.copyFileSync(`src/profiles/${name}`, `${BIN}/profiles/${name}`);

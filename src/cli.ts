@@ -23,6 +23,7 @@ import {wrapCli} from './cli/wrap.js';
 import {EXIT_TOOL_FAILURE, isErrno, JailError, reason} from './errors.js';
 import {importPackage} from './launcher-globals.js';
 import {JAIL_STORE} from './store.js';
+import {profileFile} from './profiles/builtin.js';
 
 const commands: Record<string, Command> = {
   closure: closureCli,
@@ -77,7 +78,7 @@ const toSpecs = (flags: Flags, passThrough: string[] = []): OptionSpec[] => [
  * the command line's own come after them, so they add to repeatable options and win others.
  */
 const withProfiles = async (options: string[], flags: Flags): Promise<string[]> => {
-  const files = options.filter(option => option.startsWith('--profile=')).map(option => option.slice('--profile='.length));
+  const files = options.filter(option => option.startsWith('--profile=')).map(option => profileFile(option.slice('--profile='.length)));
   if (files.length === 0 || flags['profile'] === undefined) return options;
   const {profileOptions} = await import('./profile.js');
   const fromProfiles = files.flatMap(file => {
@@ -98,7 +99,7 @@ const withProfiles = async (options: string[], flags: Flags): Promise<string[]> 
   return [...fromProfiles, ...options.filter(option => !option.startsWith('--profile='))];
 };
 
-const isInStore = (option: string): boolean => path.resolve(option.slice('--profile='.length)).startsWith(`${JAIL_STORE}/`);
+const isInStore = (option: string): boolean => path.resolve(profileFile(option.slice('--profile='.length))).startsWith(`${JAIL_STORE}/`);
 
 const main = async (argv: string[]): Promise<number> => {
   const [name, ...rest] = argv;

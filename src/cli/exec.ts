@@ -6,6 +6,7 @@ import {JailError} from '../errors.js';
 import {parseKeepFd} from '../jail/descriptors.js';
 import {parseLimits} from '../jail/limits.js';
 import {parseCgroupLimits} from '../jail/cgroup.js';
+import {profileFile} from '../profiles/builtin.js';
 import {asStrings, closureFlags, hostFlags, hostOptions, CLOSURE_HELP, maskFlags, MASK_HELP, type Command, type Flags} from './command.js';
 
 /**
@@ -37,6 +38,7 @@ export const execFlags: Flags = {
   setenv: {type: 'string', isMultiple: true},
   keepEnv: {type: 'string', isMultiple: true},
   chdir: {type: 'string'},
+  bindCwd: {type: 'boolean', default: false},
   bwrapArg: {type: 'string', isMultiple: true},
   keepFd: {type: 'string', isMultiple: true},
   home: {type: 'string'},
@@ -80,7 +82,7 @@ const timeoutOption = (flags: Record<string, unknown>): {ms: number; killAfterMs
 
 /** The profiles the options named (each --profile=FILE), absolute: a launch plan checks them. */
 export const profileFiles = (options: readonly string[]): string[] =>
-  options.filter(option => option.startsWith('--profile=')).map(option => path.resolve(option.slice('--profile='.length)));
+  options.filter(option => option.startsWith('--profile=')).map(option => path.resolve(profileFile(option.slice('--profile='.length))));
 
 export const execOptions = (flags: Record<string, unknown>, operands: string[], options: readonly string[] = []) => ({
   profiles: profileFiles(options),
@@ -98,6 +100,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   setenv: asStrings(flags['setenv']),
   keepEnv: asStrings(flags['keepEnv']),
   chdir: flags['chdir'] as string | undefined,
+  bindCwd: Boolean(flags['bindCwd']),
   bwrapArg: asStrings(flags['bwrapArg']),
   keepFd: [...new Set(asStrings(flags['keepFd']).map(parseKeepFd))],
   home: flags['home'] as string | undefined,
@@ -134,6 +137,8 @@ ${MASK_HELP}
     --bind SRC[:DEST]        bind a host path read-write (repeatable)
     --ro-bind SRC[:DEST]     bind a host path read-only (repeatable)
     --chdir DIR              start in DIR inside the jail
+    --bind-cwd               bind the working directory read-write at its own path and start
+                             there (a project's checkout); not /, nor in or above the store
     --bwrap-arg ARG          pass ARG to bubblewrap (repeatable; --bwrap-arg=--foo)
     --no-system-links        make no /bin/sh and /usr/bin/env; by default, when the closure
                              holds a bin/sh (bin/env), they link to it, the program's own first
@@ -220,6 +225,12 @@ ${MASK_HELP}
                              repeatable, read in order; options on the command line come
                              after them (a repeatable one adds, any other one wins). Relative
                              paths are taken from the profile's directory
+    --profile ci             a CI step: --bind-cwd, --timeout 1h, --kill-after 10s, no core
+                             files; the rest as always (an empty $HOME and a private /tmp
+                             gone after the run, no network: add --allow-host for the hosts
+                             it needs)
+    --profile agent          a coding agent: the same with --timeout 2h and at most 4096 open
+                             files (./ci, ./agent: files of those names)
 
   The second time: the installed nix-overlay-jail is a shell front that starts an exec it
   has run before (the same arguments in the same directory) from the launch plan this exec

@@ -40,7 +40,7 @@ import {aboveHardLimit, prlimitWords, type Limit} from '../jail/limits.js';
 import {cgroupFacts, cgroupUnavailable, scopeWords, type CgroupLimits} from '../jail/cgroup.js';
 import {apparmorUnavailable, assertProfileName} from '../apparmor/profile.js';
 import {apparmorHost} from '../apparmor/host.js';
-import {JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
+import {coversStore, JAIL_STORE, storePrefixes, SYSTEM_LINKS, type StoreEntryName} from '../store.js';
 import {proxyEnvironment, proxyPort, type NetAllowance} from '../net/allow.js';
 
 export interface ExecOptions {
@@ -59,6 +59,8 @@ export interface ExecOptions {
   bind: string[];
   roBind: string[];
   chdir?: string | undefined;
+  /** --bind-cwd: the working directory, read-write at its own path, and the jail starts there. */
+  bindCwd?: boolean | undefined;
   bwrapArg: string[];
   /** Descriptors passed to the program at their own numbers; every other one above 2 is closed. */
   keepFd: number[];
@@ -196,6 +198,18 @@ const closureFor = async (options: ExecOptions, cache: MaskCache | undefined, ca
   });
 };
 
+/** --bind-cwd's directory: the working directory's real path; never /, and nothing in or above the store. */
+const boundWorkingDirectory = (): string => {
+  let cwd: string;
+  try {
+    cwd = fs.realpathSync(process.cwd());
+  } catch (error) {
+    throw new JailError('usage', `--bind-cwd: the working directory is gone (${reason(error)})`);
+  }
+  if (coversStore(cwd)) throw new JailError('usage', `--bind-cwd: the working directory ${cwd} is / or in or above the store; start in the project's directory`);
+  return cwd;
+};
+
 export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const [command, ...args] = options.argv;
   if (command === undefined) throw new JailError('usage', 'no command given (usage: nix-overlay-jail exec [options] [--] COMMAND [ARG...])');
@@ -203,7 +217,12 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   assertStoreDir(storeDir);
   const jailHome = options.env['HOME'];
   const home = homeBind(options.home, jailHome, options.dryRun);
-  const userBinds = [...options.bind.map(value => parseBind(value, false)), ...options.roBind.map(value => parseBind(value, true))];
+  const workingDirectory = options.bindCwd ? boundWorkingDirectory() : undefined;
+  const userBinds = [
+    ...(workingDirectory === undefined ? [] : [{source: workingDirectory, dest: workingDirectory, readOnly: false}]),
+    ...options.bind.map(value => parseBind(value, false)),
+    ...options.roBind.map(value => parseBind(value, true)),
+  ];
   const userSetenv = options.setenv.map(parseSetenv);
   assertKeepable(options.keepFd);
 
@@ -308,7 +327,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       shareNet: options.shareNet || integration.shareNet,
       binds,
       devices: integration.devices,
-      chdir: options.chdir,
+      chdir: options.chdir ?? workingDirectory,
       home: jailHome,
       extra: [...options.bwrapArg, ...(net === undefined ? [] : ['--block-fd', String(net.blockFd)])],
       statusFd,

@@ -43,7 +43,7 @@ const install = (): {prefix: string; tarball: string} => {
 test('should pack only what runs: the bundle, its code cache and launcher, package.json and the README', () => {
   const {tarball} = install();
   const files = execFileSync('tar', ['-tzf', tarball], {encoding: 'utf8'}).trim().split('\n').sort();
-  assert.equal(files, ['package/README.md', 'package/dist/bin/cli.cjs', 'package/dist/bin/cli.cjs.cache', 'package/dist/bin/nix-overlay-jail', 'package/dist/bin/nix-overlay-jail.cjs', 'package/package.json']);
+  assert.equal(files, ['package/README.md', 'package/dist/bin/cli.cjs', 'package/dist/bin/cli.cjs.cache', 'package/dist/bin/nix-overlay-jail', 'package/dist/bin/nix-overlay-jail.cjs', 'package/dist/bin/profiles/agent.json', 'package/dist/bin/profiles/ci.json', 'package/package.json']);
   assert.equal(MANIFEST.files, ['dist/bin']);
 });
 
