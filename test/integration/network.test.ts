@@ -64,7 +64,11 @@ process.on('exit', () => {
 const withHosts = (hosts: string, [command, argv]: [string, string[]]): [string, string[]] =>
   ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts, command, ...argv]];
 
-const bridgeRuns = (): boolean => anyProcess(cmdline => cmdline.includes('\0__net-bridge\0'));
+/** A bridge of either kind (systemd's activator and proxy, or the Node one): its arguments name the proxy's directory. */
+const bridgeRuns = (): boolean => anyProcess(cmdline => cmdline.includes('/nix-overlay-jail-net-'));
+
+/** The two bridges: systemd's tools where the host has them (this one does), and Node's. */
+const BRIDGES: ReadonlyArray<[string, NodeJS.ProcessEnv]> = [['systemd\'s socket proxy', {}], ['the Node bridge', {NIX_OVERLAY_JAIL_NODE_BRIDGE: '1'}]];
 
 for (const caller of mountingWays) {
   const network = suite(`the network by host name, as ${caller.name}`);
@@ -83,24 +87,26 @@ for (const caller of mountingWays) {
     const {curl} = await setUp();
     // The proxy's answer to CONNECT, the server's, and curl's exit status.
     const got = (url: string): string => `${curl} -sS --max-time 20 -o /dev/null -w '%{http_connect} %{http_code} ' ${url} 2>/dev/null; echo "exit $?"`;
-    const result = exec(['--allow-host', 'allowed.test', '--allow-host', '*.wild.test'], [
-      `${curl} -sS --max-time 20 https://allowed.test/`,
-      got('https://sub.wild.test/'),
-      got('https://denied.test/'),
-      got('https://wild.test/'),
-      got('https://allowed.test:8443/'),
-      `${curl} -sS --max-time 20 http://denied.test/`,
-    ].join('; '));
-    assert.is(result.status, 0, result.stderr);
-    const lines = result.stdout.split('\n');
-    assert.is(lines[0], 'hello from allowed');
-    assert.is(lines[1], '200 200 exit 0', 'a name below the wildcard');
-    for (const [index, what] of [[2, 'denied.test'], [3, 'the wildcard\'s parent'], [4, 'an allowed name on a port not allowed']] as const) {
-      assert.is(lines[index], '403 000 exit 56', what);
-    }
-    assert.match(result.stdout, /denied\.test:80 is not allowed in this jail \(--allow-host denied\.test would allow it\)/);
-    for (const refused of ['CONNECT denied.test:443', 'CONNECT wild.test:443', 'CONNECT allowed.test:8443', 'GET denied.test:80']) {
-      assert.match(result.stderr, new RegExp(`refused ${refused.replace('.', '\\.')} from the jail`), refused);
+    for (const [bridge, env] of BRIDGES) {
+      const result = exec(['--allow-host', 'allowed.test', '--allow-host', '*.wild.test'], [
+        `${curl} -sS --max-time 20 https://allowed.test/`,
+        got('https://sub.wild.test/'),
+        got('https://denied.test/'),
+        got('https://wild.test/'),
+        got('https://allowed.test:8443/'),
+        `${curl} -sS --max-time 20 http://denied.test/`,
+      ].join('; '), env);
+      assert.is(result.status, 0, `${bridge}: ${result.stderr}`);
+      const lines = result.stdout.split('\n');
+      assert.is(lines[0], 'hello from allowed');
+      assert.is(lines[1], '200 200 exit 0', 'a name below the wildcard');
+      for (const [index, what] of [[2, 'denied.test'], [3, 'the wildcard\'s parent'], [4, 'an allowed name on a port not allowed']] as const) {
+        assert.is(lines[index], '403 000 exit 56', what);
+      }
+      assert.match(result.stdout, /denied\.test:80 is not allowed in this jail \(--allow-host denied\.test would allow it\)/);
+      for (const refused of ['CONNECT denied.test:443', 'CONNECT wild.test:443', 'CONNECT allowed.test:8443', 'GET denied.test:80']) {
+        assert.match(result.stderr, new RegExp(`refused ${refused.replace('.', '\\.')} from the jail`), `${bridge}: ${refused}`);
+      }
     }
     const quiet = exec(['--allow-host', 'allowed.test', '--quiet'], `${curl} -sS --max-time 20 https://denied.test/ 2>/dev/null; echo "exit $?"`);
     assert.is(quiet.stdout, 'exit 56\n');
@@ -183,19 +189,21 @@ for (const caller of mountingWays) {
     }
   });
 
-  networkTest('the bridge is gone when nix-overlay-jail is SIGKILLed, and so is the jail', async () => {
+  networkTest('the bridge is gone when nix-overlay-jail is SIGKILLed, and so is the jail, with either bridge', async () => {
     const {hosts, bundle, app, programs} = await setUp();
-    const [command, argv] = withHosts(hosts, caller.command(['exec', '--cache-dir', cache, '--also', programs, '--allow-host', 'allowed.test', '--', `${app}/bin/sh`, '-c', 'echo started; sleep 60']));
-    const child = spawn(command, argv, {env: {...caller.env(), NIX_SSL_CERT_FILE: bundle}, stdio: ['ignore', 'pipe', 'pipe']});
-    await new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('started')) resolve();
-    }));
-    assert.ok(bridgeRuns(), 'the bridge runs beside the jail');
-    // unshare and sh exec: the process is nix-overlay-jail's own (setpriv execs too).
-    child.kill('SIGKILL');
-    assert.ok(await eventually(() => !bridgeRuns()), 'the bridge ended with nix-overlay-jail');
-    assert.ok(await eventually(() => !anyProcess(cmdline => cmdline.includes('echo started; sleep 60'))), 'the jail ended with it');
-    tally('fault', 1);
+    for (const [bridge, env] of BRIDGES) {
+      const [command, argv] = withHosts(hosts, caller.command(['exec', '--cache-dir', cache, '--also', programs, '--allow-host', 'allowed.test', '--', `${app}/bin/sh`, '-c', 'echo started; sleep 60']));
+      const child = spawn(command, argv, {env: {...caller.env(), NIX_SSL_CERT_FILE: bundle, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+      await new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('started')) resolve();
+      }));
+      assert.ok(bridgeRuns(), `${bridge} runs beside the jail`);
+      // unshare and sh exec: the process is nix-overlay-jail's own (setpriv execs too).
+      child.kill('SIGKILL');
+      assert.ok(await eventually(() => !bridgeRuns()), `${bridge} ended with nix-overlay-jail`);
+      assert.ok(await eventually(() => !anyProcess(cmdline => cmdline.includes('echo started; sleep 60'))), 'the jail ended with it');
+    }
+    tally('fault', 2);
   });
 
   networkTest('options that would give the host\'s network, and patterns that are not names, are one line and exit 125', async () => {

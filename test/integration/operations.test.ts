@@ -76,7 +76,7 @@ rootTest('should run as before from a code cache V8 rejects, and say so', () => 
   // A copy of the binary inside dist/, so execa and meow are still found in node_modules.
   const bin = fs.mkdtempSync(path.join(path.dirname(path.dirname(CLI)), 'bin-rejected-'));
   try {
-    for (const name of fs.readdirSync(path.dirname(CLI))) fs.copyFileSync(path.join(path.dirname(CLI), name), path.join(bin, name));
+    fs.cpSync(path.dirname(CLI), bin, {recursive: true});
     const cache = path.join(bin, 'cli.cjs.cache');
     const bytes = fs.readFileSync(cache);
     bytes.fill(0x5a, 0, 64); // V8 checks a header of version, source and flag hashes, and a checksum
