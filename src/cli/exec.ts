@@ -33,7 +33,7 @@ export const execFlags: Flags = {
   ...hostFlags,
   ...closureFlags,
   ...maskFlags,
-  mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']},
+  mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap', 'fuse']},
   shareNet: {type: 'boolean', default: false},
   setenv: {type: 'string', isMultiple: true},
   keepEnv: {type: 'string', isMultiple: true},
@@ -95,7 +95,7 @@ export const execOptions = (flags: Record<string, unknown>, operands: string[], 
   cacheDir: flags['cacheDir'] as string | undefined,
   execOnly: Boolean(flags['execOnly']),
   mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
-  mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
+  mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap' | 'fuse',
   shareNet: Boolean(flags['shareNet']),
   setenv: asStrings(flags['setenv']),
   keepEnv: asStrings(flags['keepEnv']),
@@ -124,9 +124,12 @@ ${CLOSURE_HELP}
 ${MASK_HELP}
 
   Mounting:
-    --mount-with HOW         auto (default), root, userns or bwrap (bubblewrap >= 0.11.0
-                             mounts the overlay itself; 0.9 and 0.10 cannot). auto: root
-                             for root; for others bwrap where it can, else userns
+    --mount-with HOW         auto (default), root, userns, bwrap (bubblewrap >= 0.11.0
+                             mounts the overlay itself; 0.9 and 0.10 cannot) or fuse
+                             (fuse-overlayfs, with /dev/fuse usable; whiteout masks only).
+                             auto: root for root; for others bwrap where it can, else userns;
+                             fuse only where the kernel cannot mount overlay in a user
+                             namespace (before Linux 5.11)
 
   The sandbox (new user, pid, ipc, uts and cgroup namespaces, no network, fresh /proc,
   minimal /dev, tmpfs /tmp, dies with its parent, environment cleared, descriptors 0-2 only):

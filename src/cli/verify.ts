@@ -13,14 +13,14 @@ export const verifyCli: Command = {
   (visible to jails on it until exec refreshes it). Exits 0 only when the two are equal.
 ${CLOSURE_HELP}
 ${MASK_HELP}
-    --mount-with HOW         auto (default), root or userns
+    --mount-with HOW         auto (default), root, userns or fuse (fuse-overlayfs)
     --json                   print a JSON report
 
   Host resources (as exec takes them): the store paths their link chains add join the
   closure, and each is named with what brought it:
     --bind SRC[:DEST], --ro-bind SRC[:DEST], --net, --gpu, --locale, --fonts, --strict,
     --profile FILE`,
-  flags: {...closureFlags, ...maskFlags, ...hostFlags, mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap']}, json: {type: 'boolean', default: false}},
+  flags: {...closureFlags, ...maskFlags, ...hostFlags, mountWith: {type: 'string', default: 'auto', choices: ['auto', 'root', 'userns', 'bwrap', 'fuse']}, json: {type: 'boolean', default: false}},
   run: async (flags, operands) => {
     const {verifyCommand} = await import('../commands/verify.js');
     const report = await verifyCommand({
@@ -28,7 +28,7 @@ ${MASK_HELP}
       cacheDir: flags['cacheDir'] as string | undefined,
       execOnly: Boolean(flags['execOnly']),
       mode: flags['mode'] as 'auto' | 'whiteout' | 'allowlist',
-      mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap',
+      mountWith: flags['mountWith'] as 'auto' | 'root' | 'userns' | 'bwrap' | 'fuse',
       ...hostOptions(flags),
     });
     if (flags['json']) {

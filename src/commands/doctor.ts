@@ -14,7 +14,7 @@ import {apparmorHost} from '../apparmor/host.js';
 import {apparmorEnforced} from '../apparmor/profile.js';
 import {loadExeca} from '../process.js';
 import {defaultCacheDir} from '../mask/cache.js';
-import {bwrapOverlayUsable, bwrapVersion, findOnPath, readSysctl, usernsUnavailable} from '../mount/capabilities.js';
+import {bwrapOverlayUsable, bwrapVersion, findOnPath, fuseUnavailable, readSysctl, usernsOverlayUnavailable, usernsUnavailable} from '../mount/capabilities.js';
 import {hasNativeOverlay, MOUNT_SCRIPT, NATIVE_OVERLAY_SINCE, UNSHARE} from '../mount/strategy.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'failure';
@@ -37,7 +37,7 @@ export interface DoctorReport {
   hostOptions: HostOptionReport[];
   /** Whether `exec` can work here for this caller. */
   canExec: boolean;
-  strategy: 'root' | 'userns' | 'bwrap' | 'none';
+  strategy: 'root' | 'userns' | 'bwrap' | 'fuse' | 'none';
 }
 
 const kernelAtLeast = (release: string, major: number, minor: number): boolean => {
@@ -214,6 +214,12 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   const cgroupWhy = cgroupUnavailable({memoryBytes: 1, cpus: 1, pids: 1}, cgroupFacts(process.env, findOnPath('systemd-run')));
   add('cgroup limits', cgroupWhy === undefined ? 'ok' : 'warning', cgroupWhy ?? '--memory, --cpus, --pids: a systemd scope of the jail\'s own, with the memory, cpu and pids controllers');
 
+  // FUSE: the fourth way, for kernels and stores the kernel's overlay cannot serve.
+  const fuseWhy = fuseUnavailable();
+  add('fuse', fuseWhy === undefined ? 'ok' : 'warning', fuseWhy === undefined
+    ? `--mount-with fuse can work (fuse-overlayfs, /dev/fuse usable); auto takes it only where no kernel way works${usernsOverlay || rootOverlay ? ', which here they do' : ''}`
+    : `--mount-with fuse cannot work: ${fuseWhy}`);
+
   // AppArmor: whether this kernel would hold a profile from `apparmor`.
   const enforced = apparmorEnforced(apparmorHost().enabled);
   add('apparmor', enforced ? 'ok' : 'warning', enforced
@@ -230,9 +236,10 @@ export const doctor = async (options: {cacheDir?: string | undefined; storeDir: 
   const base = Boolean(tools['bwrap'] && overlayfs && tools['mknod'] && !whiteoutProblem);
   // As exec's auto choice (chooseStrategy): an ordinary user's bubblewrap mounts when it can.
   const bwrapOverlay = hasNativeOverlay(version) && bwrapOverlayUsable(tools['bwrap'], cacheDir, options.storeDir);
-  const strategy: DoctorReport['strategy'] = !base ? 'none'
-    : isRoot && rootOverlay && tools['unshare'] ? 'root'
-      : usernsOverlay ? bwrapOverlay ? 'bwrap' : 'userns'
-        : hasNativeOverlay(version) ? 'bwrap' : 'none';
+  const fuseBase = Boolean(tools['bwrap'] && tools['mknod'] && !whiteoutProblem && fuseWhy === undefined && (isRoot || !usernsProblem));
+  const strategy: DoctorReport['strategy'] = isRoot && base && rootOverlay && tools['unshare'] ? 'root'
+    : base && usernsOverlay ? bwrapOverlay ? 'bwrap' : 'userns'
+      : base && hasNativeOverlay(version) && !usernsOverlayUnavailable() ? 'bwrap'
+        : fuseBase ? 'fuse' : 'none';
   return {checks, hostOptions: hostOptionReports(), canExec: strategy !== 'none', strategy};
 };

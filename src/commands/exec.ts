@@ -23,7 +23,7 @@ import {MaskCache, defaultCacheDir, readMaskState, type MaskMode} from '../mask/
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice, type ReadyMask} from '../mask/mode.js';
 import {envMark, TERMINAL_MARK} from '../launch/plan.js';
 import {registerJail} from '../mask/usage.js';
-import {bwrapOverlayUsable, bwrapVersion, findOnPath, requireTools, usernsUnavailable} from '../mount/capabilities.js';
+import {bwrapOverlayUsable, bwrapVersion, findOnPath, fuseUnavailable, requireTools, usernsOverlayUnavailable, usernsUnavailable} from '../mount/capabilities.js';
 import {chooseStrategy, launchArgv, MOUNT_FAILED, NATIVE_OVERLAY_SINCE, type MaskView, type Strategy, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
 import {busDirectory, startBusProxy, type RunningProxy} from '../host/bus.js';
@@ -230,12 +230,15 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   const isRoot = process.getuid?.() === 0;
   const noUserns = options.mountWith === 'root' ? undefined : usernsUnavailable();
   const auto = options.mountWith === 'auto' && !isRoot;
+  const oldKernel = auto ? usernsOverlayUnavailable() : undefined;
   const strategy = chooseStrategy(options.mountWith, {
     isRoot,
     usernsUnavailable: noUserns,
+    usernsOverlayUnavailable: oldKernel,
     // Asking bubblewrap its version costs a process: only when the choice depends on it.
-    bwrapVersion: options.mountWith === 'bwrap' || (auto && noUserns) ? bwrapVersion() : undefined,
-    bwrapOverlayUsable: auto && !noUserns && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
+    bwrapVersion: options.mountWith === 'bwrap' || (auto && (noUserns || oldKernel)) ? bwrapVersion() : undefined,
+    bwrapOverlayUsable: auto && !noUserns && !oldKernel && bwrapOverlayUsable(findOnPath('bwrap'), cacheDir, storeDir),
+    fuseUnavailable,
   });
   if (options.apparmor !== undefined) {
     const {enabled, loaded} = apparmorHost();
@@ -253,7 +256,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
   if (options.allow !== undefined && (options.shareNet || options.host?.net === true)) {
     throw new JailError('usage', '--allow-host and --allow-localhost-port give the jail a network of its own, through a proxy: not with --net or --share-net, which give it the host\'s');
   }
-  requireTools([...(strategy === 'bwrap' ? ['bwrap'] : ['bwrap', 'unshare', 'sh', 'mount']), ...(limits.length > 0 ? ['prlimit'] : []), ...(options.allow === undefined ? [] : ['nsenter', 'unshare'])]);
+  requireTools([...(strategy === 'bwrap' ? ['bwrap'] : strategy === 'fuse' ? ['bwrap', 'unshare', 'sh', 'setpriv', 'fuse-overlayfs'] : ['bwrap', 'unshare', 'sh', 'mount']), ...(limits.length > 0 ? ['prlimit'] : []), ...(options.allow === undefined ? [] : ['nsenter', 'setpriv', 'unshare'])]);
 
   const {entry, given, jailPath} = resolveCommand(command, storeDir, options.env['PATH']);
   const cache = options.dryRun ? undefined : MaskCache.open(cacheDir);
@@ -367,7 +370,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       // What else decided this jail: the files the closure and the options came from, the
       // names the jail's passwd and group take from the host's, and this program itself.
       inputs: [...options.closureFiles, ...options.graphs, ...(options.profiles ?? []), '/etc/passwd', '/etc/group', process.execPath, ...(process.argv[1] === undefined ? [] : [fs.realpathSync(process.argv[1])])],
-      uncovered: options.timeout !== undefined ? '--timeout'
+      uncovered: strategy === 'fuse' ? '--mount-with fuse'
+        : options.timeout !== undefined ? '--timeout'
         : options.allow !== undefined ? '--allow-host or --allow-localhost-port'
         : options.apparmor !== undefined ? '--apparmor'
         : options.cgroup !== undefined ? '--memory, --cpus or --pids'
@@ -396,6 +400,7 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
 
 /** What to tell the user when the jail never started; the failing program printed its own line above. */
 const startFailure = (strategy: Strategy, exitCode: number): string => {
+  if (strategy === 'fuse' && exitCode === MOUNT_FAILED) return 'fuse-overlayfs could not mount the store (see above)';
   if (strategy !== 'bwrap' && exitCode === MOUNT_FAILED) {
     return strategy === 'userns'
       ? `cannot mount the overlay in a user namespace (see above): this needs Linux 5.11 or later; run as root, or install bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later`

@@ -12,9 +12,9 @@ import {MaskCache, defaultCacheDir, maskLayout, readMaskState, type MaskMode} fr
 import {allowlistUnavailable, chooseMaskMode, ensureMask, locateMask, type MaskModeChoice} from '../mask/mode.js';
 import {assertMaskOwned} from '../mask/publish.js';
 import {readJournal} from '../mask/whiteout.js';
-import {bwrapVersion, requireTools, usernsUnavailable} from '../mount/capabilities.js';
+import {bwrapVersion, fuseUnavailable, requireTools, usernsUnavailable} from '../mount/capabilities.js';
 import {overlayOptions} from '../mount/options.js';
-import {chooseStrategy, MOUNT_SCRIPT, UNSHARE, type StrategyChoice} from '../mount/strategy.js';
+import {chooseStrategy, FUSE_SCRIPT, fuseOptions, fuseUnshare, MOUNT_SCRIPT, UNSHARE, type StrategyChoice} from '../mount/strategy.js';
 import type {HostIntegration} from '../host/integration.js';
 import {planHost, withAdded} from '../host/request.js';
 import type {AddedEntry} from '../host/resources.js';
@@ -77,6 +77,7 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
     isRoot,
     usernsUnavailable: usernsUnavailable(),
     bwrapVersion: options.mountWith === 'bwrap' ? bwrapVersion() : undefined,
+    fuseUnavailable,
   });
   requireTools(['unshare', 'sh', 'mount', 'find']);
   const cache = MaskCache.open(options.cacheDir ?? defaultCacheDir());
@@ -94,10 +95,11 @@ export const verifyCommand = async (options: VerifyOptions): Promise<VerifyRepor
   const mountPoint = fs.mkdtempSync(`${cache.tmpDir()}/verify-`);
   let listing: string[];
   try {
-    const [unshare, ...namespaces] = UNSHARE[strategy === 'root' ? 'root' : 'userns'];
+    // The mount as exec makes it (FUSE's through the fuse way's script), then find instead of bubblewrap.
+    const [unshare, ...namespaces] = strategy === 'fuse' ? fuseUnshare(isRoot) : UNSHARE[strategy === 'root' ? 'root' : 'userns'];
     const listed = `${mountPoint}/${mask.view.storeSubdir}`;
-    const result = await execa(unshare!, [...namespaces, 'sh', '-c', MOUNT_SCRIPT, 'sh',
-      overlayOptions(mask.view.layersTopFirst, mask.view.options), mountPoint,
+    const mount = strategy === 'fuse' ? [FUSE_SCRIPT, 'sh', fuseOptions(mask.view)] : [MOUNT_SCRIPT, 'sh', overlayOptions(mask.view.layersTopFirst, mask.view.options)];
+    const result = await execa(unshare!, [...namespaces, 'sh', '-c', ...mount, mountPoint,
       'find', listed, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\0'], {reject: false, stripFinalNewline: false});
     if (result.failed) throw new JailError('mount', `cannot mount the mask to verify it: ${result.stderr.trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
     listing = result.stdout.split('\0').filter(name => name !== '');

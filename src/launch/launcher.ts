@@ -43,7 +43,7 @@
  *     to exec, which says why.
  */
 import {shellQuote} from './shell.js';
-import {MOUNT_COMMAND, MOUNT_FAILED, MOUNT_SCRIPT, UNSHARE, type Strategy} from '../mount/strategy.js';
+import {MOUNT_COMMAND, MOUNT_FAILED, MOUNT_SCRIPT, UNSHARE, type LauncherWay} from '../mount/strategy.js';
 import {PLAN_MAGIC, STAT_FORMAT, WAY_FILE, WORDS_FILE} from './plan.js';
 
 export interface LauncherPlan {
@@ -71,7 +71,7 @@ export interface LauncherInput {
 
 const words = (list: readonly string[]): string => list.map(shellQuote).join(' ');
 
-const STRATEGIES: readonly Strategy[] = ['root', 'userns', 'bwrap'];
+const STRATEGIES: readonly LauncherWay[] = ['root', 'userns', 'bwrap'];
 
 /**
  * The shell that starts the chain (`sh -c GO sh DIR STATUS TTY ENV N PREFIX... ARGS...`), in

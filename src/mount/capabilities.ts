@@ -5,6 +5,7 @@
  */
 import childProcess from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {JailError} from '../errors.js';
 import {plainLayerPaths} from './options.js';
@@ -51,6 +52,7 @@ const INSTALL_HINT: Record<string, string> = {
   mount: 'install mount (util-linux)',
   sh: 'install a POSIX shell',
   mknod: 'install coreutils',
+  'fuse-overlayfs': 'install fuse-overlayfs (Debian: apt-get install fuse-overlayfs)',
 };
 
 export const requireTools = (names: readonly string[]): void => {
@@ -95,4 +97,26 @@ export const bwrapVersion = (): number[] | undefined => {
   const result = childProcess.spawnSync('bwrap', ['--version'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
   const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(result.stdout ?? '');
   return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+};
+
+/** Why this kernel cannot mount overlay in a user namespace (it can since Linux 5.11), or undefined. */
+export const usernsOverlayUnavailable = (release = os.release()): string | undefined => {
+  const match = /^(\d+)\.(\d+)/.exec(release);
+  if (match === null) return undefined;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major < 5 || (major === 5 && minor < 11) ? `Linux ${major}.${minor} cannot mount overlay in a user namespace (5.11 can)` : undefined;
+};
+
+/** Why fuse-overlayfs cannot mount a jail's store for this caller, or undefined when it can. */
+export const fuseUnavailable = (): string | undefined => {
+  const missing = ['fuse-overlayfs', 'setpriv'].find(name => findOnPath(name) === undefined);
+  if (missing !== undefined) return `${missing} not found on PATH: ${INSTALL_HINT[missing] ?? 'install util-linux'}`;
+  try {
+    fs.accessSync('/dev/fuse', fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    return fs.existsSync('/dev/fuse')
+      ? '/dev/fuse is not readable and writable by you (most distributions make it 0666; here it is not): ask for it, or use a kernel way'
+      : 'this host has no /dev/fuse (modprobe fuse)';
+  }
+  return undefined;
 };

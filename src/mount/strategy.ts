@@ -1,5 +1,5 @@
 /**
- * The three ways to get one overlay mount under the jail, and the command line of each, as
+ * The four ways to get one overlay mount under the jail, and the command line of each, as
  * pure functions.
  *
  *  root    real root: a private mount namespace (so no host mount is left behind), mount the
@@ -9,6 +9,11 @@
  *  bwrap   bubblewrap ≥ 0.11.0 mounts the overlay itself (--overlay-src, --ro-overlay: new in
  *          0.11.0, by its NEWS; 0.9 and 0.10 have no overlay options). An ordinary user's
  *          first choice where it can: an equal jail with two processes fewer.
+ *  fuse    fuse-overlayfs mounts the same layers through FUSE, in the namespaces the root or
+ *          userns way makes: for kernels that cannot mount overlay in a user namespace (before
+ *          5.11) and stores the kernel's overlay refuses. It runs in the foreground, a child of
+ *          the launch shell, which stays bubblewrap's parent too; both die with the shell, and
+ *          the shell with nix-overlay-jail (setpriv --pdeathsig): nothing is left behind.
  *
  * Between unshare and bubblewrap a fixed shell script does the mount. Its text never changes;
  * every path and option reaches it as a positional parameter, so nothing is interpreted.
@@ -18,7 +23,9 @@ import {JailError} from '../errors.js';
 import {bwrapArgs, type JailSpec} from '../jail/args.js';
 import {assertPlainLayerPath, overlayOptions} from './options.js';
 
-export type Strategy = 'root' | 'userns' | 'bwrap';
+export type Strategy = 'root' | 'userns' | 'bwrap' | 'fuse';
+/** The ways a launcher's warm path starts itself (launcher.ts); a fuse jail always goes through exec. */
+export type LauncherWay = Exclude<Strategy, 'fuse'>;
 export type StrategyChoice = Strategy | 'auto';
 
 /** The launch script's exit status when the overlay mount itself failed. */
@@ -32,10 +39,46 @@ export const MOUNT_SCRIPT = `${MOUNT_COMMAND}; shift 2; exec "$@"`;
  * unshare (the user's own and a mount namespace for userns; a private mount namespace for
  * root), before the mount script; nothing for bwrap, which mounts it in its own.
  */
-export const UNSHARE: Readonly<Record<Strategy, readonly string[]>> = {
+export const UNSHARE: Readonly<Record<LauncherWay, readonly string[]>> = {
   root: ['unshare', '--mount', '--propagation', 'private', '--'],
   userns: ['unshare', '--user', '--map-root-user', '--mount', '--propagation', 'private', '--'],
   bwrap: [],
+};
+
+/** The fuse way's namespaces (the root way's, or the user namespace's), dying with nix-overlay-jail. */
+export const fuseUnshare = (isRoot: boolean): string[] =>
+  ['setpriv', '--pdeathsig', 'KILL', '--', ...(isRoot ? UNSHARE.root : UNSHARE.userns)];
+
+/**
+ * The fuse way's launch script: fuse-overlayfs with the options in $1 at $2, in the
+ * foreground and dying with this shell (--pdeathsig), its messages passed on but for the one it
+ * gives each time bubblewrap remounts the store read-only (lazytime, which FUSE does not
+ * take); once the mount is listed, the rest ("$@": bubblewrap, or verify's find) as a child.
+ * When this shell exits, the kernel ends fuse-overlayfs, and the mount goes with the namespace.
+ */
+export const FUSE_SCRIPT = String.raw`setpriv --pdeathsig KILL -- fuse-overlayfs -f -o "$1" "$2" 2>&1 | while IFS= read -r noj_l; do
+  case $noj_l in 'unknown argument ignored: lazytime') ;; *) printf '%s\n' "$noj_l" >&2;; esac
+done &
+noj_fuse=$!
+noj_i=0
+while :; do
+  noj_up=
+  while IFS= read -r noj_l; do
+    case $noj_l in *" $2 "*" - fuse."*) noj_up=1;; esac
+  done </proc/self/mountinfo
+  [ -z "$noj_up" ] || break
+  kill -0 "$noj_fuse" 2>/dev/null || exit ${MOUNT_FAILED}
+  noj_i=$((noj_i + 1))
+  [ "$noj_i" -lt 100000 ] || exit ${MOUNT_FAILED}
+done
+shift 2
+"$@"`;
+
+/** fuse-overlayfs's options for a whiteout mask: its layers (plain paths), read-only (no upper layer). */
+export const fuseOptions = (view: MaskView): string => {
+  if (view.mode !== 'whiteout') throw new JailError('usage', 'fuse-overlayfs follows no redirects, which an allowlist mask needs: --mount-with fuse takes whiteout masks only (--mode whiteout)');
+  view.layersTopFirst.forEach(assertPlainLayerPath);
+  return `lowerdir=${view.layersTopFirst.join(':')}`;
 };
 
 export interface Capabilities {
@@ -51,6 +94,10 @@ export interface Capabilities {
    * ~3.5 ms, exec's ~4 ms).
    */
   bwrapOverlayUsable?: boolean | undefined;
+  /** Why the kernel cannot mount overlay in a user namespace (before 5.11), or undefined. */
+  usernsOverlayUnavailable?: string | undefined;
+  /** Why fuse-overlayfs cannot be used (asked only when the choice depends on it), or undefined. */
+  fuseUnavailable?: (() => string | undefined) | undefined;
 }
 
 /** The first bubblewrap with --overlay-src and --ro-overlay. */
@@ -73,12 +120,22 @@ export const chooseStrategy = (choice: StrategyChoice, caps: Capabilities): Stra
         throw new JailError('missing-tool', `bubblewrap ${caps.bwrapVersion?.join('.') ?? '(unknown version)'} cannot mount overlays itself: that needs bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later`);
       }
       return 'bwrap';
-    case 'auto':
+    case 'fuse': {
+      if (!caps.isRoot && caps.usernsUnavailable) throw new JailError('missing-tool', `--mount-with fuse needs a user namespace: ${caps.usernsUnavailable}`);
+      const why = caps.fuseUnavailable?.();
+      if (why !== undefined) throw new JailError('missing-tool', why);
+      return 'fuse';
+    }
+    case 'auto': {
       // Real root keeps its own mount: only it can stack an allowlist mask.
       if (caps.isRoot) return 'root';
-      if (!caps.usernsUnavailable) return caps.bwrapOverlayUsable ? 'bwrap' : 'userns';
-      if (hasNativeOverlay(caps.bwrapVersion)) return 'bwrap';
-      throw new JailError('missing-tool', `${caps.usernsUnavailable}; alternatively install bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later, which mounts the overlay itself`);
+      if (!caps.usernsUnavailable && !caps.usernsOverlayUnavailable) return caps.bwrapOverlayUsable ? 'bwrap' : 'userns';
+      if (!caps.usernsOverlayUnavailable && hasNativeOverlay(caps.bwrapVersion)) return 'bwrap';
+      // No kernel way: FUSE, where it is there.
+      if (!caps.usernsUnavailable && caps.fuseUnavailable !== undefined && caps.fuseUnavailable() === undefined) return 'fuse';
+      const kernel = caps.usernsUnavailable ?? caps.usernsOverlayUnavailable;
+      throw new JailError('missing-tool', `${kernel}; alternatively install ${caps.usernsOverlayUnavailable === undefined ? `bubblewrap ${NATIVE_OVERLAY_SINCE.join('.')} or later, which mounts the overlay itself` : 'fuse-overlayfs (with /dev/fuse usable), which mounts it through FUSE'}`);
+    }
   }
 };
 
@@ -118,6 +175,10 @@ export const launchArgv = (spec: LaunchSpec): string[] => {
     if (view.mode !== 'whiteout') throw new JailError('usage', 'bubblewrap cannot mount an allowlist mask itself: use --mount-with root');
     view.layersTopFirst.forEach(assertPlainLayerPath);
     return [...(spec.limits ?? []), 'bwrap', ...bwrapArgs({...spec.jail, store: {kind: 'overlay', layersTopFirst: view.layersTopFirst}})];
+  }
+  if (spec.strategy === 'fuse') {
+    const bwrap = bwrapArgs({...spec.jail, store: {kind: 'bind', merged: spec.mountPoint}, ...(spec.uid === 0 ? {} : {uid: spec.uid, gid: spec.gid})});
+    return [...fuseUnshare(spec.uid === 0), 'sh', '-c', FUSE_SCRIPT, 'sh', fuseOptions(view), spec.mountPoint, ...(spec.limits ?? []), 'bwrap', ...bwrap];
   }
   if (view.mode === 'allowlist' && spec.strategy !== 'root') {
     throw new JailError('usage', 'allowlist masks need real root: trusted.overlay attributes are ignored in a user namespace');

@@ -14,6 +14,7 @@ import {IN_CI, missing, when} from '../helpers/env.js';
 import {buildFixture} from '../helpers/nix.js';
 import {GO, launcherScript, type LauncherInput} from '../../src/launch/launcher.js';
 import {frontScript} from '../../src/launch/front.js';
+import {FUSE_SCRIPT} from '../../src/mount/strategy.js';
 
 const lint = suite('ShellCheck');
 const hasShellCheck = spawnSync('shellcheck', ['--version'], {stdio: 'ignore'}).status === 0;
@@ -49,6 +50,10 @@ test('should find nothing to say of a launcher, with a plan and without, whateve
 
 test('should find nothing to say of GO, the script the warm path starts in the jail\'s namespaces', () => {
   assert.equal(findings(`#!/bin/sh\n${GO}`), []);
+});
+
+test('should find nothing to say of the fuse way\'s launch script', () => {
+  assert.equal(findings(`#!/bin/sh\n${FUSE_SCRIPT}\n`), []);
 });
 
 test('should find nothing to say of the front, the installed nix-overlay-jail, as the build writes it and with odd words', () => {

@@ -1,6 +1,7 @@
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
-import {chooseStrategy, hasNativeOverlay, launchArgv, maskView, MOUNT_COMMAND, MOUNT_SCRIPT, UNSHARE, type LaunchSpec} from '../../src/mount/strategy.js';
+import {chooseStrategy, FUSE_SCRIPT, fuseOptions, hasNativeOverlay, launchArgv, maskView, MOUNT_COMMAND, MOUNT_SCRIPT, UNSHARE, type LaunchSpec} from '../../src/mount/strategy.js';
+import {usernsOverlayUnavailable} from '../../src/mount/capabilities.js';
 import {throwsJail} from '../helpers/errors.js';
 
 const choose = suite('chooseStrategy');
@@ -156,3 +157,53 @@ each('should bind the merged directory itself for a whiteout mask', () => {
 });
 
 each.run();
+
+// ---
+
+const fuse = suite('the fuse way');
+
+fuse('should be taken when forced and usable, and by auto only where no kernel way works', () => {
+  const usable = (): undefined => undefined;
+  const missing = (): string => 'fuse-overlayfs not found on PATH';
+  assert.is(chooseStrategy('fuse', {isRoot: false, fuseUnavailable: usable}), 'fuse');
+  assert.is(chooseStrategy('fuse', {isRoot: true, usernsUnavailable: 'off', fuseUnavailable: usable}), 'fuse', 'root needs no user namespace');
+  throwsJail(() => chooseStrategy('fuse', {isRoot: false, fuseUnavailable: missing}), 'missing-tool', 'fuse-overlayfs not found on PATH');
+  throwsJail(() => chooseStrategy('fuse', {isRoot: false, usernsUnavailable: 'off', fuseUnavailable: usable}), 'missing-tool', '--mount-with fuse needs a user namespace: off');
+  // auto: the kernel ways first; FUSE where the kernel cannot mount overlay in a user namespace.
+  assert.is(chooseStrategy('auto', {isRoot: false, fuseUnavailable: usable}), 'userns');
+  assert.is(chooseStrategy('auto', {isRoot: true, usernsOverlayUnavailable: 'Linux 5.4', fuseUnavailable: usable}), 'root');
+  assert.is(chooseStrategy('auto', {isRoot: false, usernsOverlayUnavailable: 'Linux 5.4', bwrapVersion: [0, 12, 0], fuseUnavailable: usable}), 'fuse');
+  assert.is(chooseStrategy('auto', {isRoot: false, usernsOverlayUnavailable: 'Linux 5.4', bwrapOverlayUsable: true, fuseUnavailable: usable}), 'fuse');
+  throwsJail(() => chooseStrategy('auto', {isRoot: false, usernsOverlayUnavailable: 'Linux 5.4 cannot', fuseUnavailable: missing}), 'missing-tool', /^Linux 5\.4 cannot; alternatively install fuse-overlayfs/);
+  throwsJail(() => chooseStrategy('auto', {isRoot: false, usernsOverlayUnavailable: 'Linux 5.4 cannot'}), 'missing-tool', /alternatively install fuse-overlayfs/);
+  throwsJail(() => chooseStrategy('auto', {isRoot: false, usernsUnavailable: 'off', fuseUnavailable: usable}), 'missing-tool', /^off; alternatively install bubblewrap/);
+});
+
+fuse('should know which kernels cannot mount overlay in a user namespace', () => {
+  assert.is(usernsOverlayUnavailable('5.10.0-28-amd64'), 'Linux 5.10 cannot mount overlay in a user namespace (5.11 can)');
+  assert.is(usernsOverlayUnavailable('4.18.0-553.el8_10.x86_64'), 'Linux 4.18 cannot mount overlay in a user namespace (5.11 can)');
+  for (const release of ['5.11.0', '6.1.0-13-amd64', '6.18.44-fc-v1272', 'unknown']) assert.is(usernsOverlayUnavailable(release), undefined, release);
+});
+
+fuse('should run fuse-overlayfs in the way\'s namespaces, dying with nix-overlay-jail, then bubblewrap binding its mount', () => {
+  const argv = launchArgv(spec('fuse'));
+  assert.equal(argv.slice(0, 4), ['setpriv', '--pdeathsig', 'KILL', '--']);
+  assert.equal(argv.slice(4, 4 + UNSHARE.userns.length), [...UNSHARE.userns]);
+  const script = argv.indexOf(FUSE_SCRIPT);
+  assert.equal(argv.slice(script - 2, script + 4), ['sh', '-c', FUSE_SCRIPT, 'sh', 'lowerdir=/cache/masks/k/layer:/nix/store', '/cache/masks/k/merged']);
+  assert.is(argv[script + 4], 'bwrap');
+  assert.is(argv[argv.indexOf('--ro-bind') + 1], '/cache/masks/k/merged');
+  assert.ok(argv.includes('--uid') && argv[argv.indexOf('--uid') + 1] === '1000', 'the caller mapped back');
+  const asRoot = launchArgv({...spec('fuse'), uid: 0, gid: 0});
+  assert.equal(asRoot.slice(4, 4 + UNSHARE.root.length), [...UNSHARE.root]);
+  assert.not.ok(asRoot.includes('--uid'));
+  assert.match(FUSE_SCRIPT, /^setpriv --pdeathsig KILL -- fuse-overlayfs -f -o "\$1" "\$2"/);
+});
+
+fuse('should take whiteout masks with plain layer paths only', () => {
+  assert.is(fuseOptions(maskView('whiteout', '/c/masks/k/layer', '/nix/store')), 'lowerdir=/c/masks/k/layer:/nix/store');
+  throwsJail(() => fuseOptions(maskView('allowlist', '/c/masks/k/layer', '/nix/store')), 'usage', /whiteout masks only/);
+  throwsJail(() => launchArgv({...spec('fuse'), view: maskView('whiteout', '/c:a/masks/k/layer', '/nix/store')}), 'usage', /:/);
+});
+
+fuse.run();
