@@ -3,8 +3,9 @@
 #   pkgs.callPackage ./nix/package.nix { }
 #
 # The unit tests run at build time. At run time the command finds bubblewrap, util-linux,
-# coreutils, Nix (nix-store, for closures not given as a file) and xdg-dbus-proxy (for the bus
-# options) first on its PATH, so it works on a NixOS system that has none of them installed.
+# coreutils, Nix (nix-store, for closures not given as a file), xdg-dbus-proxy (for the bus
+# options) and fuse-overlayfs (for --mount-with fuse) first on its PATH, so it works on a NixOS
+# system that has none of them installed.
 {
   lib,
   buildNpmPackage,
@@ -16,6 +17,7 @@
   attr,
   nix,
   xdg-dbus-proxy,
+  fuse-overlayfs,
   # The hash of the npm dependencies (fetchNpmDeps' output). It cannot be computed on a machine
   # without Nix's network access; `nix build .#default` prints the right one ("got: ...") when
   # this one is stale. See the README, "Using it from Nix".
@@ -89,6 +91,7 @@ buildNpmPackage {
         attr
         nix
         xdg-dbus-proxy
+        fuse-overlayfs
       ]
     }
   '';

@@ -138,7 +138,7 @@ test('should build the flake\'s package from a checkout, run it with nix run, an
   assert.is(version, VERSION);
   // The wrapper's PATH: the tools exec starts, ahead of the caller's.
   const wrapper = fs.readFileSync(path.join(cli, 'bin/nix-overlay-jail'), 'utf8');
-  for (const tool of ['bubblewrap', 'util-linux', 'coreutils', 'attr', 'nix', 'xdg-dbus-proxy']) assert.match(wrapper, new RegExp(`/nix/store/[a-z0-9]{32}-${tool}/bin[:"$]`), tool);
+  for (const tool of ['bubblewrap', 'util-linux', 'coreutils', 'attr', 'nix', 'xdg-dbus-proxy', 'fuse-overlayfs']) assert.match(wrapper, new RegExp(`/nix/store/[a-z0-9]{32}-${tool}/bin[:"$]`), tool);
   // Its unit tests ran in the build, and it starts from the code cache the build made.
   const log = nixOut(['nix', ...FLAKES, 'log', cli]);
   assert.match(log, /Passed: +\d{3}/);
@@ -205,7 +205,7 @@ test('should fail the build of a wrapper whose options exec would refuse', () =>
   for (const [options, message] of [
     [['--nett'], /unknown option --nett/],
     [['--setenv', 'NOT A NAME=1'], /--setenv needs NAME=VALUE/],
-    [['--mount-with', 'fuse'], /--mount-with must be one of/],
+    [['--mount-with', 'fusion'], /--mount-with must be one of/],
   ] as Array<[string[], RegExp]>) {
     const file = expression('bad-option', `(import checkout { inherit pkgs; }).wrap { package = lister; options = ${nixList(options)}; }`);
     const result = spawnSync('nix-build', [file, '--no-out-link', ...NO_SUBSTITUTES], {env: nixEnv(), encoding: 'utf8'});
