@@ -11,7 +11,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import process from 'node:process';
-import {localSocket, PROXY_SOCKET} from './proxy.js';
+import {join, localSocket, PROXY_SOCKET} from './proxy.js';
 
 export const BRIDGE_COMMAND = '__net-bridge';
 
@@ -26,17 +26,7 @@ export const runBridge = async (args: readonly string[]): Promise<number> => {
   process.stdin.on('error', () => process.exit(0));
   const routes: Array<[number, string]> = [[Number(proxy), PROXY_SOCKET], ...locals.map((port): [number, string] => [Number(port), localSocket(Number(port))])];
   await Promise.all(routes.map(([port, name]) => new Promise<void>((resolve, reject) => {
-    const server = net.createServer(client => {
-      const upstream = net.connect(path.join(dir, name));
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
+    const server = net.createServer(client => join(client, net.connect(path.join(dir, name))));
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
   })));

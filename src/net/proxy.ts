@@ -32,7 +32,7 @@ export const localSocket = (port: number): string => `local-${port}`;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** Two streams joined both ways; either ending or failing ends both. */
-const join = (a: Duplex, b: Duplex): void => {
+export const join = (a: Duplex, b: Duplex): void => {
   const end = (): void => {
     a.destroy();
     b.destroy();

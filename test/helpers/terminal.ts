@@ -3,11 +3,12 @@
  * test user (who then owns the terminal, as after a login). Keys are typed with send-keys and
  * the screen read with capture-pane; a hang-up is the terminal going away.
  */
-import {execFileSync, spawnSync} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {sleep, tempDir} from './cli.js';
 import {TEST_USER} from './env.js';
+import {shellQuote} from '../../src/launch/shell.js';
 
 export const hasTmux = (): boolean => spawnSync('sh', ['-c', 'command -v tmux'], {stdio: 'ignore'}).status === 0;
 
@@ -81,3 +82,25 @@ export class Terminal {
     }
   }
 }
+
+/**
+ * Ctrl-C at a real terminal: script(1) runs the command on a pseudo-terminal of its own and
+ * passes our bytes to it, once it printed `ready`; the terminal turns ^C into SIGINT for its
+ * foreground process group. Its shell execs the command, or it would be in that group too (and
+ * dash dies of a SIGINT it waited through). The command's status and everything it printed.
+ */
+export const interruptAtTerminal = async (command: string, argv: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{code: number | null; output: string}> => {
+  const child = spawn('script', ['-qec', `exec ${[command, ...argv].map(shellQuote).join(' ')}`, '/dev/null'], {env, cwd, stdio: ['pipe', 'pipe', 'pipe']});
+  let output = '';
+  const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.includes('ready')) resolve();
+  }));
+  const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await ready;
+  child.stdin.write('\x03');
+  const code = await ended;
+  clearTimeout(timer);
+  return {code, output};
+};

@@ -19,10 +19,10 @@ import {launcherCommand, mountingWays, type Caller} from '../helpers/callers.js'
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
+import {interruptAtTerminal} from '../helpers/terminal.js';
 import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
 import {frontKey} from '../../src/launch/record.js';
 import {frontCacheDir} from '../../src/launch/front.js';
-import {shellQuote} from '../../src/launch/shell.js';
 import {MaskCache} from '../../src/mask/cache.js';
 
 // The fronts below must start as from a clean parent (launch.test.ts).
@@ -163,21 +163,8 @@ for (const caller of mountingWays) {
     const args = front.exec('--', `${app}/bin/sh`, '-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done');
     const paths: Array<[string, NodeJS.ProcessEnv, string | undefined]> = [['Node, recording', {}, undefined], ['Node', SLOW, undefined], ...SHELLS.map(([name, shell]): [string, NodeJS.ProcessEnv, string | undefined] => [`the plan under ${name}`, FAST, shell()])];
     for (const [way, extra, shell] of paths) {
-      // script(1) runs the front on a pseudo-terminal of its own, which turns ^C into SIGINT
-      // for its foreground process group (launch.test.ts).
       const [command, argv] = front.command(args, shell);
-      const child = spawn('script', ['-qec', `exec ${[command, ...argv].map(shellQuote).join(' ')}`, '/dev/null'], {env: {...front.env(), ...extra}, cwd: front.cwd, stdio: ['pipe', 'pipe', 'pipe']});
-      let output = '';
-      const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('ready')) resolve();
-      }));
-      const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await ready;
-      child.stdin.write('\x03');
-      const code = await ended;
-      clearTimeout(timer);
+      const {code, output} = await interruptAtTerminal(command, argv, {...front.env(), ...extra}, front.cwd);
       assert.is(code, 5, `${way}: ${output}`);
       assert.match(output, /got INT/, way);
     }

@@ -19,6 +19,7 @@ import {everyJailKind, launcherCommand, mountingWays, type Caller} from '../help
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
+import {interruptAtTerminal} from '../helpers/terminal.js';
 import {closeInheritedDescriptors} from '../../src/jail/descriptors.js';
 import {PLANNED_FROM} from '../../src/launch/facts.js';
 import {shellQuote} from '../../src/launch/shell.js';
@@ -227,22 +228,8 @@ for (const caller of everyJailKind) {
     const {launcher} = await wrapFor(caller, [], [`${app}/bin/sh`, '-c', 'trap "echo got INT; exit 5" INT; echo ready; while :; do sleep 0.05; done']);
     const paths: Array<[string, NodeJS.ProcessEnv, string | undefined]> = [['exec', SLOW, undefined], ...SHELLS.map(([name, shell]): [string, NodeJS.ProcessEnv, string | undefined] => [`the plan under ${name}`, FAST, shell()])];
     for (const [way, extra, shell] of paths) {
-      // script(1) runs the launcher on a pseudo-terminal of its own and passes our bytes to it:
-      // the terminal turns ^C into SIGINT for its foreground process group. Its shell execs
-      // the launcher, or it would be in that group too (and dash dies of a SIGINT it waited through).
       const [command, argv] = launcherCommand(caller, launcher, [], shell);
-      const child = spawn('script', ['-qec', `exec ${[command, ...argv].map(shellQuote).join(' ')}`, '/dev/null'], {env: {...caller.env(), ...extra}, stdio: ['pipe', 'pipe', 'pipe']});
-      let output = '';
-      const ready = new Promise<void>(resolve => child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('ready')) resolve();
-      }));
-      const ended = new Promise<number | null>(resolve => child.on('close', code => resolve(code)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await ready;
-      child.stdin.write('\x03');
-      const code = await ended;
-      clearTimeout(timer);
+      const {code, output} = await interruptAtTerminal(command, argv, {...caller.env(), ...extra});
       assert.is(code, 5, `${way}: ${output}`);
       assert.match(output, /got INT/, way);
     }
