@@ -36,6 +36,8 @@ wrap('should make every host path in the options absolute, and refuse standard i
   ]);
   assert.throws(() => absoluteOptions(['--closure-file=-'], '/'), /--closure-file - reads standard input/);
   assert.throws(() => absoluteOptions(['--graph=-'], '/'), /--graph - reads standard input/);
+  // A shipped profile is a name the binary resolves, wherever it is installed; ./ci is a file.
+  assert.equal(absoluteOptions(['--profile=ci', '--profile=agent', '--profile=./ci', '--profile=cia'], '/w'), ['--profile=ci', '--profile=agent', '--profile=/w/ci', '--profile=/w/cia']);
 });
 
 wrap.run();

@@ -373,6 +373,8 @@ export const planExec = async (options: ExecOptions): Promise<ExecPlan> => {
       uncovered: strategy === 'fuse' ? '--mount-with fuse'
         : options.timeout !== undefined ? '--timeout'
         : options.allow !== undefined ? '--allow-host or --allow-localhost-port'
+        // A launcher starts from anywhere, and its plan does not know where (the front's key does).
+        : options.bindCwd && options.launchPlan !== undefined ? '--bind-cwd'
         : options.apparmor !== undefined ? '--apparmor'
         : options.cgroup !== undefined ? '--memory, --cpus or --pids'
         : options.keepFd.length > 0 ? '--keep-fd'

@@ -8,6 +8,7 @@ import path from 'node:path';
 import {JailError, reason} from '../errors.js';
 import {parseBind, splitBind} from '../jail/args.js';
 import {launcherScript, type LauncherPlan} from '../launch/launcher.js';
+import {BUILT_IN_PROFILES} from '../profiles/builtin.js';
 
 /** Options whose values are host paths (a bind's source, for the binds). */
 const PATH_OPTIONS = new Set(['cache-dir', 'store', 'closure-file', 'graph', 'also', 'home', 'profile']);
@@ -27,6 +28,8 @@ export const absoluteOptions = (options: readonly string[], cwd: string): string
     if ((name === 'closure-file' || name === 'graph') && value === '-') {
       throw new JailError('usage', `--${name} - reads standard input, which a launcher's program uses: give a file`);
     }
+    // A shipped profile is named, not a path: the binary finds it wherever it is installed.
+    if (name === 'profile' && (BUILT_IN_PROFILES as readonly string[]).includes(value)) return option;
     if (PATH_OPTIONS.has(name)) return `--${name}=${path.resolve(cwd, value)}`;
     if (BIND_OPTIONS.has(name)) {
       const {dest} = parseBind(value, name === 'ro-bind');

@@ -95,7 +95,7 @@ bad('should check exec options alone with --parse-only: a typo or a bad value fa
   assert.is(good.status, 0, good.stderr);
   assert.is(good.stdout + good.stderr, '');
   expectFailure(['exec', '--parse-only', '--nett', '--', 'hello'], /unknown option --nett/);
-  expectFailure(['exec', '--parse-only', '--mount-with', 'fuse', '--', 'hello'], /--mount-with must be one of/);
+  expectFailure(['exec', '--parse-only', '--mount-with', 'fusion', '--', 'hello'], /--mount-with must be one of/);
   expectFailure(['exec', '--parse-only', '--setenv', 'A', '--', 'hello'], /--setenv needs NAME=VALUE/);
   expectFailure(['exec', '--parse-only', '--keep-fd', '2', '--', 'hello'], /--keep-fd 2: descriptors 0, 1 and 2/);
   expectFailure(['exec', '--parse-only', '--bind', '/tmp:/nix', '--', 'hello'], /refusing bind onto \/nix/);

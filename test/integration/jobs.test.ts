@@ -9,7 +9,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, collect, tempDir, type Collected} from '../helpers/cli.js';
-import {mountingWays} from '../helpers/callers.js';
+import {launcherCommand, mountingWays} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -74,6 +74,22 @@ for (const caller of mountingWays.slice(0, 2)) {
     const reaching = exec(project, ['--profile', 'agent', '--profile', hosts], 'echo "$HTTPS_PROXY"');
     assert.is(reaching.status, 0, reaching.stderr);
     assert.match(reaching.stdout, /^http:\/\/127\.0\.0\.1:3128$/m);
+  });
+
+  jobsTest('a launcher with --bind-cwd binds the directory it is started from, through exec each time', () => {
+    const owner = caller.user ? TEST_USER : undefined;
+    const [first, second] = [tempDir('job-first', owner), tempDir('job-second', owner)];
+    const launcher = path.join(tempDir('job-launcher', owner), 'jailed');
+    const {app} = buildFixture();
+    const [wrapCommand, wrapArgv] = caller.command(['wrap', '--out', launcher, '--cache-dir', cache, '--profile', 'ci', `${app}/bin/sh`, '-c', 'pwd']);
+    const wrapped = collect(wrapCommand, wrapArgv, caller.env(), [], first);
+    assert.is(wrapped.status, 0, wrapped.stderr);
+    for (const dir of [first, second]) {
+      const [command, argv] = launcherCommand(caller, launcher, []);
+      const started = collect(command, argv, caller.env(), [], dir);
+      assert.is(started.status, 0, started.stderr);
+      assert.is(started.stdout, `${fs.realpathSync(dir)}\n`);
+    }
   });
 
   jobsTest('--bind-cwd refuses / and the store, and ./ci names a file, not the shipped profile', () => {
