@@ -109,13 +109,16 @@ export const startNetProxy = async (allowance: NetAllowance, dir: string, warn: 
     }
     const upstream = net.connect({host, port});
     track(upstream);
+    let tunnelled = false;
     upstream.once('connect', () => {
+      tunnelled = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       join(client, upstream);
     });
+    // Only before the tunnel: after it, join ends both sides and nothing more is written.
     upstream.once('error', error => {
-      if (!upstream.readyState.startsWith('open')) client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nnix-overlay-jail: ${host}:${port}: ${error.message}\n`);
+      if (!tunnelled) client.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nnix-overlay-jail: ${host}:${port}: ${error.message}\n`);
     });
   });
   proxy.on('connection', track);

@@ -88,13 +88,15 @@ for (const caller of mountingWays) {
     // The proxy's answer to CONNECT, the server's, and curl's exit status.
     const got = (url: string): string => `${curl} -sS --max-time 20 -o /dev/null -w '%{http_connect} %{http_code} ' ${url} 2>/dev/null; echo "exit $?"`;
     for (const [bridge, env] of BRIDGES) {
-      const result = exec(['--allow-host', 'allowed.test', '--allow-host', '*.wild.test'], [
+      const result = exec(['--allow-host', 'allowed.test', '--allow-host', '*.wild.test', '--allow-host', 'allowed.test:8444'], [
         `${curl} -sS --max-time 20 https://allowed.test/`,
         got('https://sub.wild.test/'),
         got('https://denied.test/'),
         got('https://wild.test/'),
         got('https://allowed.test:8443/'),
         `${curl} -sS --max-time 20 http://denied.test/`,
+        // Allowed, and nothing listens there: the proxy says so (502), and the tunnel never opens.
+        got('https://allowed.test:8444/'),
       ].join('; '), env);
       assert.is(result.status, 0, `${bridge}: ${result.stderr}`);
       const lines = result.stdout.split('\n');
@@ -104,6 +106,7 @@ for (const caller of mountingWays) {
         assert.is(lines[index], '403 000 exit 56', what);
       }
       assert.match(result.stdout, /denied\.test:80 is not allowed in this jail \(--allow-host denied\.test would allow it\)/);
+      assert.match(result.stdout, /^502 000 exit 56$/m, 'an allowed host that does not answer');
       for (const refused of ['CONNECT denied.test:443', 'CONNECT wild.test:443', 'CONNECT allowed.test:8443', 'GET denied.test:80']) {
         assert.match(result.stderr, new RegExp(`refused ${refused.replace('.', '\\.')} from the jail`), `${bridge}: ${refused}`);
       }
