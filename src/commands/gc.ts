@@ -68,11 +68,14 @@ const execPlanDirs = (cacheDir: string): ExecPlanDir[] => {
   });
 };
 
+/** The process of a launch's status file in a plan directory (run.PID.START, or run.PID as written before), if the name is one. */
+const runFilePid = (name: string): string | undefined => /^run\.(\d+)(?:\.\d+)?$/.exec(name)?.[1];
+
 /** Whether a start from this plan runs: a status file (run.PID.START) of a live process. */
 const planInUse = (dir: string): boolean => {
   try {
     return fs.readdirSync(dir).some(name => {
-      const pid = /^run\.(\d+)(?:\.\d+)?$/.exec(name)?.[1];
+      const pid = runFilePid(name);
       return pid !== undefined && fs.existsSync(`/proc/${pid}`);
     });
   } catch {
@@ -270,7 +273,7 @@ const removeAbandonedLaunchFiles = (cache: MaskCache, now: number): void => {
   }
   for (const planDir of [...children(path.join(cache.dir, 'plans')), ...children(execPlansDir(cache.dir))]) {
     for (const file of children(planDir)) {
-      const pid = /^run\.(\d+)(?:\.\d+)?$/.exec(path.basename(file))?.[1];
+      const pid = runFilePid(path.basename(file));
       if (pid !== undefined && old(file) && !fs.existsSync(`/proc/${pid}`)) fs.rmSync(file, {force: true});
     }
   }

@@ -29,15 +29,9 @@ const systemdBridge = (): {activate: string; proxy: string} | undefined => {
   if (process.env['NIX_OVERLAY_JAIL_NODE_BRIDGE'] === '1') return undefined;
   const activate = findOnPath('systemd-socket-activate');
   if (activate === undefined) return undefined;
-  const beside = path.join(path.dirname(path.dirname(fs.realpathSync(activate))), 'lib/systemd/systemd-socket-proxyd');
-  const proxy = findOnPath('systemd-socket-proxyd') ?? [beside, '/usr/lib/systemd/systemd-socket-proxyd', '/lib/systemd/systemd-socket-proxyd'].find(file => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  // PATH first, then systemd's library directory beside the activator, then the usual ones.
+  const beside = path.join(path.dirname(path.dirname(fs.realpathSync(activate))), 'lib/systemd');
+  const proxy = findOnPath('systemd-socket-proxyd', [process.env['PATH'] ?? '', beside, '/usr/lib/systemd', '/lib/systemd'].join(':'));
   return proxy === undefined ? undefined : {activate, proxy};
 };
 const READY_MS = 10_000;

@@ -3,6 +3,9 @@
  * (allowlist and whiteout masks), an ordinary user (user namespace), and bubblewrap 0.11+
  * mounting the overlay itself, as root and as that user.
  */
+import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {CLI, tempDir, userCli, userCommand, userEnv, withOptions} from './cli.js';
 import {missing, TEST_USER, withNewBwrap} from './env.js';
 import {nixEnv} from './nix.js';
@@ -73,3 +76,20 @@ export const everyJailKind: Caller[] = [
   bwrapMounting(root),
   bwrapMounting(user),
 ];
+
+/**
+ * The shells a launcher or the front meets: this machine's /bin/sh (dash on Debian), bash, and
+ * bash as NixOS's /bin/sh (started as sh: POSIX mode). Each starts the chain its own way
+ * (launcher.ts).
+ */
+let bashAsSh: string | undefined;
+export const posixBash = (): string => {
+  if (bashAsSh === undefined) {
+    const dir = tempDir('launch-sh');
+    fs.chmodSync(dir, 0o755);
+    bashAsSh = path.join(dir, 'sh');
+    fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
+  }
+  return bashAsSh;
+};
+export const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', () => undefined], ['bash', () => 'bash'], ['bash as sh', posixBash]];

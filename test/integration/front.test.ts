@@ -15,7 +15,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, collect, FRONT, settledStore, startCollecting, tempDir, userCli, type Collected, type Exit} from '../helpers/cli.js';
-import {launcherCommand, mountingWays, type Caller} from '../helpers/callers.js';
+import {launcherCommand, mountingWays, SHELLS, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -31,18 +31,6 @@ closeInheritedDescriptors([]);
 const FAST = {NIX_OVERLAY_JAIL_REQUIRE_PLAN: '1'};
 const SLOW = {NIX_OVERLAY_JAIL_NO_PLAN: '1'};
 
-/** bash as NixOS's /bin/sh: started as sh, in POSIX mode. */
-let bashAsSh: string | undefined;
-const posixBash = (): string => {
-  if (bashAsSh === undefined) {
-    const dir = tempDir('front-sh');
-    fs.chmodSync(dir, 0o755);
-    bashAsSh = path.join(dir, 'sh');
-    fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
-  }
-  return bashAsSh;
-};
-const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', () => undefined], ['bash', () => 'bash'], ['bash as sh', posixBash]];
 
 interface Front {
   /** The caller's cache, where exec-plans/ is. */

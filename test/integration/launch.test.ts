@@ -15,7 +15,7 @@ import path from 'node:path';
 import {suite} from 'uvu';
 import * as assert from 'uvu/assert';
 import {CLI, collect, settledStore, tempDir, userCli, userCommand, type Collected} from '../helpers/cli.js';
-import {everyJailKind, launcherCommand, mountingWays, type Caller} from '../helpers/callers.js';
+import {everyJailKind, launcherCommand, mountingWays, posixBash, SHELLS, type Caller} from '../helpers/callers.js';
 import {TEST_USER, when} from '../helpers/env.js';
 import {addStorePath, buildFixture} from '../helpers/nix.js';
 import {tally} from '../helpers/tally.js';
@@ -29,21 +29,6 @@ import {shellQuote} from '../../src/launch/shell.js';
 closeInheritedDescriptors([]);
 
 
-/**
- * The shells a launcher meets: this machine's /bin/sh (dash on Debian), bash, and bash as
- * NixOS's /bin/sh (started as sh: POSIX mode). Each starts the chain its own way (launcher.ts).
- */
-let bashAsSh: string | undefined;
-const posixBash = (): string => {
-  if (bashAsSh === undefined) {
-    const dir = tempDir('launch-sh');
-    fs.chmodSync(dir, 0o755);
-    bashAsSh = path.join(dir, 'sh');
-    fs.symlinkSync(execFileSync('sh', ['-c', 'command -v bash'], {encoding: 'utf8'}).trim(), bashAsSh);
-  }
-  return bashAsSh;
-};
-const SHELLS: ReadonlyArray<[string, () => string | undefined]> = [['/bin/sh', () => undefined], ['bash', () => 'bash'], ['bash as sh', posixBash]];
 
 /** The program's blocked and ignored signals, as the kernel reports them. */
 const SIGNAL_STATE = 'while read -r name value; do case $name in SigBlk:|SigIgn:) echo "$name $value";; esac; done </proc/self/status';
